@@ -1,0 +1,132 @@
+"""
+# Customer segmentation, nightly
+
+Publishes snapshot **D** (the run's logical date, as a day in the business timezone) of
+customer segments built only from invoice lines dated before D 00:00.
+
+1. **extract**: copies new source lines (from the high-water mark, minus `lookback_days`) from
+   `retail_source` into `segment_warehouse` with COPY, replacing exactly the re-read days.
+2. **aggregates**: classifies every extracted line (purchase, return, non-product, no customer,
+   duplicate, or quarantined as invalid) and refreshes the per-customer daily aggregates.
+3. **features**: per-customer recency, frequency, monetary value and more, in SQL.
+4. **training**: K-Means on log-scaled features, segments named and matched to the previous snapshot.
+5. **quality_gate**: refuses a model with a tiny segment, a poor silhouette or mass migration.
+6. **publish**: replaces snapshot D in the `segments` schema in one transaction.
+
+**On call**: a failed run publishes nothing; the previous snapshot stays current. Reruns and
+backfills are safe (idempotent, point-in-time). The failure log starts with a summary paragraph.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import (
+    Asset, CronTriggerTimetable, ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, get_current_context, task,
+)
+
+from segments.settings import SOURCE_CONN_ID, WAREHOUSE_CONN_ID, Settings
+
+settings = Settings()
+hour, minute = settings.schedule_time.split(":")
+published_segments = Asset(name="segments.customer_segments")
+
+
+def _on_failure(context) -> None:
+    from segments.alerts import on_task_failure
+
+    on_task_failure(context)
+
+
+@dag(
+    dag_id="customer_segmentation",
+    schedule=CronTriggerTimetable(f"{int(minute)} {int(hour)} * * *", timezone=settings.timezone),
+    start_date=dt.datetime(2010, 12, 1),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["segments", "customers", "nightly"],
+    default_args={
+        "owner": "data-engineering",
+        "retries": settings.task_retries,
+        "retry_delay": dt.timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": dt.timedelta(minutes=15),
+        "retry_policy": ExceptionRetryPolicy(rules=[RetryRule(
+            exception="segments.errors.PermanentError", action=RetryAction.FAIL,
+            reason="Bad data, parameters or model: retrying cannot fix it.",
+        )]),
+        "on_failure_callback": _on_failure,
+    },
+    params={
+        "k": Param(settings.k, type="string", enum=["auto", "2", "3", "4", "5", "6", "7", "8"],
+                   description="Number of segments, or auto (best silhouette among 2 to 8)."),
+        "full_refresh": Param(False, type="boolean", description="Re-extract all history before the snapshot date."),
+        "lookback_days": Param(settings.lookback_days, type="integer", minimum=0, maximum=365,
+                               description="Recent days re-read on every run to catch late or corrected lines."),
+        "history_days": Param(None, type=["null", "integer"], minimum=30, maximum=36500,
+                              description="Only consider this many days of history (empty: all of it)."),
+    },
+)
+def customer_segmentation():
+    @task
+    def resolve_snapshot() -> dict:
+        from segments import nightly
+
+        context = get_current_context()
+        run = context["dag_run"]
+        return nightly.resolve_snapshot(run.logical_date, run.run_after, run.run_id, context["params"], settings)
+
+    @task
+    def extract(snapshot: dict) -> dict:
+        from segments import db, nightly
+
+        with db.connect(SOURCE_CONN_ID) as source, db.connect(WAREHOUSE_CONN_ID) as warehouse:
+            return nightly.extract_stage(source, warehouse, snapshot, settings)
+
+    @task
+    def aggregates(snapshot: dict, extracted: dict) -> dict:
+        from segments import db, nightly
+
+        with db.connect(WAREHOUSE_CONN_ID) as warehouse:
+            return nightly.transform_stage(warehouse, snapshot, extracted, settings)
+
+    @task
+    def features(snapshot: dict) -> dict:
+        from segments import db, nightly
+
+        with db.connect(WAREHOUSE_CONN_ID) as warehouse:
+            return nightly.features_stage(warehouse, snapshot)
+
+    @task
+    def training(snapshot: dict) -> dict:
+        from segments import db, nightly
+
+        with db.connect(WAREHOUSE_CONN_ID) as warehouse:
+            return nightly.train_stage(warehouse, snapshot, settings)
+
+    @task
+    def quality_gate(snapshot: dict) -> dict:
+        from segments import db, nightly
+
+        with db.connect(WAREHOUSE_CONN_ID) as warehouse:
+            return nightly.gate_stage(warehouse, snapshot, settings)
+
+    @task(outlets=[published_segments])
+    def publish(snapshot: dict, extracted: dict, featured: dict) -> dict:
+        from segments import db, nightly
+
+        with db.connect(WAREHOUSE_CONN_ID) as warehouse:
+            return nightly.publish_stage(warehouse, snapshot, extracted, featured)
+
+    snapshot = resolve_snapshot()
+    extracted = extract(snapshot)
+    aggregated = aggregates(snapshot, extracted)
+    featured = features(snapshot)
+    trained = training(snapshot)
+    gated = quality_gate(snapshot)
+    published = publish(snapshot, extracted, featured)
+    aggregated >> featured >> trained >> gated >> published
+
+
+customer_segmentation()

@@ -1,0 +1,17 @@
+"""Errors that retrying cannot fix: the DAG fails them at once instead of retrying."""
+
+
+class PermanentError(RuntimeError):
+    """A failure that needs a person (bad data, bad parameters, a refused model), not a retry."""
+
+
+class InvalidParameterError(PermanentError, ValueError):
+    """A run parameter is out of range; nothing has been done."""
+
+
+class SourceError(PermanentError):
+    """The source cannot be extracted from; nothing has been changed in the warehouse."""
+
+
+class QualityGateError(PermanentError):
+    """The fitted model failed the quality gate and was not published."""

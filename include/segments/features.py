@@ -1,0 +1,39 @@
+"""Per-customer features as of a snapshot date, computed in SQL from the daily aggregates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+import psycopg
+
+from segments import queries
+from segments.extract import BEGINNING_OF_HISTORY
+
+
+@dataclass(frozen=True)
+class FeatureSummary:
+    customers_segmented: int
+    customers_excluded: int
+
+
+def history_start(as_of_date: dt.date, history_days: int | None) -> dt.date:
+    """First day of history considered: all of it, or the last `history_days` days before the snapshot."""
+    return BEGINNING_OF_HISTORY if history_days is None else as_of_date - dt.timedelta(days=history_days)
+
+
+def build_features(warehouse: psycopg.Connection, as_of_date: dt.date, history_days: int | None) -> FeatureSummary:
+    """Rebuild the snapshot's rows of intermediate.int_customer_features."""
+    params = {"as_of_date": as_of_date, "history_start": history_start(as_of_date, history_days)}
+    with warehouse.transaction():
+        queries.execute(warehouse, "intermediate/int_customer_features__delete.sql", params)
+        queries.execute(warehouse, "intermediate/int_customer_features__insert.sql", params)
+    (row,) = queries.fetch_all(warehouse, "intermediate/int_customer_features__summary.sql", params)
+    return FeatureSummary(**row)
+
+
+def load_features(warehouse: psycopg.Connection, as_of_date: dt.date) -> pd.DataFrame:
+    """The snapshot's segmentable customers, one row each, indexed by customer_id."""
+    frame = queries.fetch_frame(warehouse, "intermediate/int_customer_features__select.sql", {"as_of_date": as_of_date})
+    return frame.set_index("customer_id")

@@ -1,0 +1,299 @@
+"""K-Means segmentation: transform, choose k, fit, name segments and keep their identity.
+
+Learned state is explicit and plain data (`Scaler`, `SegmentModel`), so a stored model can be
+re-applied exactly, in pandas or in SQL.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+from segments.settings import Settings
+
+TOP_NAME = "VIP Premium"
+MIDDLE_NAME = "Core Regular"
+BOTTOM_NAME = "Entry-Level"
+# Candidate-set size for choosing k: large enough to be stable, small enough to stay fast.
+K_SELECTION_SAMPLE = 20_000
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """log1p, clip to learned quantiles, standardise: per feature, in `features` order."""
+
+    features: tuple[str, ...]
+    clip_low: tuple[float, ...]
+    clip_high: tuple[float, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        logged = np.log1p(np.clip(frame[list(self.features)].to_numpy(dtype=float), 0, None))
+        return (np.clip(logged, self.clip_low, self.clip_high) - np.array(self.mean)) / np.array(self.scale)
+
+    def inverse(self, scaled: np.ndarray) -> np.ndarray:
+        """Scaled points back in original units (a centroid as a readable customer)."""
+        return np.expm1(scaled * np.array(self.scale) + np.array(self.mean))
+
+    def to_dict(self) -> dict:
+        return {name: list(getattr(self, name)) for name in ("features", "clip_low", "clip_high", "mean", "scale")}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Scaler:
+        return cls(**{name: tuple(values) for name, values in data.items()})
+
+
+def fit_scaler(frame: pd.DataFrame, features: tuple[str, ...], clip_quantile: float) -> Scaler:
+    """Learn the transform; clipping keeps a handful of wholesale buyers from owning a centroid."""
+    logged = np.log1p(np.clip(frame[list(features)].to_numpy(dtype=float), 0, None))
+    low = np.quantile(logged, 1 - clip_quantile, axis=0)
+    high = np.quantile(logged, clip_quantile, axis=0)
+    clipped = np.clip(logged, low, high)
+    scale = clipped.std(axis=0)
+    scale[scale == 0] = 1.0
+    return Scaler(features, tuple(low), tuple(high), tuple(clipped.mean(axis=0)), tuple(scale))
+
+
+@dataclass(frozen=True)
+class SegmentModel:
+    """A fitted segmentation: scaler, centroids (scaled units) and each centroid's id and name."""
+
+    scaler: Scaler
+    centroids: np.ndarray
+    segment_ids: tuple[int, ...]
+    segment_names: tuple[str, ...]
+
+    @property
+    def k(self) -> int:
+        return len(self.segment_ids)
+
+    def assign(self, frame: pd.DataFrame) -> pd.Series:
+        """Segment id of each customer: the nearest centroid in scaled space."""
+        scaled = self.scaler.transform(frame)
+        # |x - c|^2 without the |x|^2 term, which is the same for every centroid: O(n * k) memory.
+        distances = (self.centroids**2).sum(axis=1)[None, :] - 2 * scaled @ self.centroids.T
+        return pd.Series(np.array(self.segment_ids)[distances.argmin(axis=1)], index=frame.index, name="segment_id")
+
+    def centroids_original(self) -> np.ndarray:
+        return self.scaler.inverse(self.centroids)
+
+
+@dataclass(frozen=True)
+class PreviousSnapshot:
+    """What the previous published snapshot says: its model and its customers' segments."""
+
+    model: SegmentModel
+    assignments: pd.Series
+
+
+@dataclass
+class FitResult:
+    model: SegmentModel
+    assignments: pd.Series
+    metrics: dict
+    k_selection: list[dict] = field(default_factory=list)
+    training_customers: int = 0
+
+
+def parse_k(value: int | str) -> int | str:
+    """A k parameter: an integer from 2 to 8, or 'auto'."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        k = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"k must be an integer from 2 to 8 or 'auto', got {value!r}.") from None
+    if not 2 <= k <= 8:
+        raise ValueError(f"k must be an integer from 2 to 8 or 'auto', got {k}.")
+    return k
+
+
+def _kmeans(k: int, seed: int) -> KMeans:
+    return KMeans(n_clusters=k, n_init=10, random_state=seed)
+
+
+def _sample(scaled: np.ndarray, size: int, seed: int) -> np.ndarray:
+    if len(scaled) <= size:
+        return scaled
+    return scaled[np.random.default_rng(seed).choice(len(scaled), size=size, replace=False)]
+
+
+def choose_k(scaled: np.ndarray, settings: Settings) -> tuple[int, list[dict]]:
+    """Best silhouette among k in the configured range, never accepting a segment below the minimum share."""
+    candidates = _sample(scaled, K_SELECTION_SAMPLE, settings.random_seed)
+    low, high = settings.k_auto_range
+    curve = []
+    for k in range(low, high + 1):
+        labels = _kmeans(k, settings.random_seed).fit_predict(candidates)
+        smallest_share = np.bincount(labels, minlength=k).min() / len(labels)
+        silhouette = silhouette_score(
+            candidates, labels, sample_size=min(len(candidates), settings.silhouette_sample_size),
+            random_state=settings.random_seed,
+        )
+        curve.append({
+            "k": k, "silhouette": float(silhouette), "smallest_share": float(smallest_share),
+            "eligible": bool(smallest_share >= settings.min_segment_share),
+        })
+    eligible = [point for point in curve if point["eligible"]] or curve
+    return max(eligible, key=lambda point: point["silhouette"])["k"], curve
+
+
+def _percentile_of(population: pd.Series, value: float) -> float:
+    return float((population < value).mean() + 0.5 * (population == value).mean())
+
+
+def value_ranking(frame: pd.DataFrame, labels: np.ndarray) -> list[int]:
+    """Cluster indices from most to least valuable: spend, frequency and recency of their medians."""
+    scores = []
+    for cluster in np.unique(labels):
+        members = frame[labels == cluster]
+        score = (
+            _percentile_of(frame["monetary_revenue"], members["monetary_revenue"].median())
+            + _percentile_of(frame["frequency_invoices"], members["frequency_invoices"].median())
+            + 1 - _percentile_of(frame["recency_days"], members["recency_days"].median())
+        )
+        scores.append((-score, -members["monetary_revenue"].mean(), int(cluster)))
+    return [cluster for _, _, cluster in sorted(scores)]
+
+
+def _middle_name(frame: pd.DataFrame, members: pd.DataFrame) -> str:
+    recency = _percentile_of(frame["recency_days"], members["recency_days"].median())
+    frequency = _percentile_of(frame["frequency_invoices"], members["frequency_invoices"].median())
+    tenure = _percentile_of(frame["tenure_days"], members["tenure_days"].median())
+    if recency >= 0.6:
+        return "At-Risk Loyal" if frequency >= 0.5 else "Lapsing Occasional"
+    if tenure <= 0.3:
+        return "New Promising"
+    if frequency >= 0.6:
+        return "Loyal Regular"
+    return MIDDLE_NAME
+
+
+def name_segments(frame: pd.DataFrame, labels: np.ndarray) -> dict[int, str]:
+    """Deterministic names: the most valuable cluster is VIP Premium, the least Entry-Level."""
+    ranked = value_ranking(frame, labels)
+    names = {ranked[0]: TOP_NAME, ranked[-1]: BOTTOM_NAME}
+    middle = ranked[1:-1]
+    for cluster in middle:
+        name = MIDDLE_NAME if len(middle) == 1 else _middle_name(frame, frame[labels == cluster])
+        taken = sum(1 for existing in names.values() if existing.split(" (")[0] == name)
+        names[cluster] = name if taken == 0 else f"{name} ({taken + 1})"
+    return names
+
+
+def match_ids(model_centroids: np.ndarray, scaler: Scaler, ranked: list[int], previous: SegmentModel | None) -> dict[int, int]:
+    """Segment id per cluster: the previous snapshot's id of the nearest previous centroid.
+
+    An optimal one-to-one assignment on centroid distance (both expressed with the new scaler);
+    clusters left over get fresh ids in value order. Without a comparable previous model, ids
+    follow value order from 1.
+    """
+    if previous is None or previous.scaler.features != scaler.features:
+        return {cluster: position + 1 for position, cluster in enumerate(ranked)}
+    previous_points = pd.DataFrame(previous.centroids_original(), columns=list(scaler.features))
+    previous_scaled = scaler.transform(previous_points)
+    cost = ((model_centroids[:, None, :] - previous_scaled[None, :, :]) ** 2).sum(axis=2)
+    rows, columns = linear_sum_assignment(cost)
+    ids = {int(row): previous.segment_ids[column] for row, column in zip(rows, columns)}
+    next_id = max(previous.segment_ids) + 1
+    for cluster in ranked:
+        if cluster not in ids:
+            ids[cluster] = next_id
+            next_id += 1
+    return ids
+
+
+def fit(frame: pd.DataFrame, settings: Settings, k: int | str, previous: PreviousSnapshot | None) -> FitResult:
+    """Fit the segmentation of one snapshot's customers and measure it."""
+    features = settings.model_features
+    if len(frame) < 10 * (8 if k == "auto" else int(k)):
+        raise ValueError(
+            f"Only {len(frame)} customers have a net purchase: too few to segment into k={k}. "
+            "Load more history or choose a later date."
+        )
+    scaler = fit_scaler(frame, features, settings.clip_quantile)
+    scaled = scaler.transform(frame)
+    k_selection: list[dict] = []
+    if k == "auto":
+        k, k_selection = choose_k(scaled, settings)
+    training = _sample(scaled, settings.max_training_customers, settings.random_seed)
+    kmeans = _kmeans(int(k), settings.random_seed).fit(training)
+    labels = kmeans.predict(scaled)
+    ranked = value_ranking(frame, labels)
+    names = name_segments(frame, labels)
+    ids = match_ids(kmeans.cluster_centers_, scaler, ranked, previous.model if previous else None)
+    order = sorted(range(int(k)), key=lambda cluster: ids[cluster])
+    model = SegmentModel(
+        scaler=scaler,
+        centroids=kmeans.cluster_centers_[order],
+        segment_ids=tuple(ids[cluster] for cluster in order),
+        segment_names=tuple(names[cluster] for cluster in order),
+    )
+    assignments = model.assign(frame)
+    metrics = measure(scaled, assignments, model, settings)
+    if previous is not None:
+        metrics.update(migration(assignments, previous.assignments))
+    return FitResult(model, assignments, metrics, k_selection, len(training))
+
+
+def measure(scaled: np.ndarray, assignments: pd.Series, model: SegmentModel, settings: Settings) -> dict:
+    """Quality metrics of an assignment, on the scaled features."""
+    labels = assignments.to_numpy()
+    position = {segment_id: index for index, segment_id in enumerate(model.segment_ids)}
+    own_centroids = model.centroids[[position[segment_id] for segment_id in labels]]
+    sizes = assignments.value_counts()
+    name_of = dict(zip(model.segment_ids, model.segment_names))
+    return {
+        "inertia": float(((scaled - own_centroids) ** 2).sum()),
+        "silhouette": float(silhouette_score(
+            scaled, labels, sample_size=min(len(labels), settings.silhouette_sample_size),
+            random_state=settings.random_seed,
+        )),
+        "davies_bouldin": float(davies_bouldin_score(scaled, labels)),
+        "calinski_harabasz": float(calinski_harabasz_score(scaled, labels)),
+        "segment_sizes": {name_of[segment_id]: int(sizes.get(segment_id, 0)) for segment_id in model.segment_ids},
+        "smallest_segment_share": float(sizes.reindex(list(model.segment_ids), fill_value=0).min() / len(labels)),
+    }
+
+
+def migration(assignments: pd.Series, previous: pd.Series) -> dict:
+    """How many customers present in both snapshots changed segment."""
+    both = assignments.index.intersection(previous.index)
+    changed = int((assignments.loc[both] != previous.loc[both]).sum())
+    return {
+        "customers_in_both_snapshots": int(len(both)),
+        "customers_changed_segment": changed,
+        "changed_segment_share": changed / len(both) if len(both) else 0.0,
+    }
+
+
+def quality_failures(metrics: dict, settings: Settings) -> list[str]:
+    """Reasons this model must not be published; empty when it passes the gate."""
+    failures = []
+    if metrics["smallest_segment_share"] < settings.min_segment_share:
+        failures.append(
+            f"smallest segment holds {metrics['smallest_segment_share']:.1%} of customers, "
+            f"below the minimum {settings.min_segment_share:.1%}"
+        )
+    if metrics["silhouette"] < settings.min_silhouette:
+        failures.append(f"silhouette {metrics['silhouette']:.3f} is below the floor {settings.min_silhouette:.3f}")
+    if metrics.get("changed_segment_share", 0.0) > settings.max_migration_share:
+        failures.append(
+            f"{metrics['changed_segment_share']:.1%} of customers would change segment at once, "
+            f"above the limit {settings.max_migration_share:.1%}"
+        )
+    return failures
+
+
+def library_versions() -> dict[str, str]:
+    import sklearn
+
+    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__, "pandas": pd.__version__}

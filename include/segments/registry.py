@@ -1,0 +1,91 @@
+"""Fitted models and their assignments, stored in the warehouse as plain data (never pickles)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg.types.json import Jsonb
+
+from segments import queries
+from segments.model import FitResult, PreviousSnapshot, Scaler, SegmentModel, library_versions
+
+
+def store(warehouse: psycopg.Connection, run_id: str, as_of_date: dt.date, result: FitResult) -> None:
+    """Replace the run's stored model, centroids and customer assignments."""
+    model = result.model
+    original = model.centroids_original()
+    params = {
+        "run_id": run_id,
+        "as_of_date": as_of_date,
+        "k": model.k,
+        "features": list(model.scaler.features),
+        "scaler": Jsonb(model.scaler.to_dict()),
+        "metrics": Jsonb(result.metrics),
+        "k_selection": Jsonb(result.k_selection) if result.k_selection else None,
+        "training_customers": result.training_customers,
+        "library_versions": Jsonb(library_versions()),
+    }
+    centroid_rows = [
+        {
+            "run_id": run_id,
+            "segment_id": segment_id,
+            "segment_name": name,
+            "feature": feature,
+            "centroid_scaled": float(model.centroids[row, column]),
+            "centroid_original": float(original[row, column]),
+        }
+        for row, (segment_id, name) in enumerate(zip(model.segment_ids, model.segment_names))
+        for column, feature in enumerate(model.scaler.features)
+    ]
+    (insert_centroid,) = queries.statements("intermediate/segment_centroids__insert.sql")
+    (copy_assignments,) = queries.statements("intermediate/customer_assignments__copy.sql")
+    with warehouse.transaction():
+        queries.execute(warehouse, "intermediate/segment_model__delete.sql", params)
+        queries.execute(warehouse, "intermediate/segment_model__insert.sql", params)
+        with warehouse.cursor() as cursor:
+            cursor.executemany(insert_centroid, centroid_rows)
+            with cursor.copy(copy_assignments) as copy:
+                for customer_id, segment_id in result.assignments.items():
+                    copy.write_row((run_id, customer_id, int(segment_id)))
+
+
+def load(warehouse: psycopg.Connection, run_id: str) -> SegmentModel:
+    """Rebuild a stored model exactly as it was fitted."""
+    rows = queries.fetch_all(warehouse, "intermediate/segment_model__select.sql", {"run_id": run_id})
+    if not rows:
+        raise LookupError(f"No stored model for run {run_id!r}.")
+    scaler = Scaler.from_dict(rows[0]["scaler"])
+    width = len(scaler.features)
+    segments = rows[::width]
+    return SegmentModel(
+        scaler=scaler,
+        centroids=np.array([row["centroid_scaled"] for row in rows]).reshape(len(segments), width),
+        segment_ids=tuple(row["segment_id"] for row in segments),
+        segment_names=tuple(row["segment_name"] for row in segments),
+    )
+
+
+def metrics(warehouse: psycopg.Connection, run_id: str) -> dict:
+    """The quality metrics stored with a run's model."""
+    rows = queries.fetch_all(warehouse, "intermediate/segment_model__select.sql", {"run_id": run_id})
+    if not rows:
+        raise LookupError(f"No stored model for run {run_id!r}: did the train task run?")
+    return rows[0]["metrics"]
+
+
+def previous_snapshot(warehouse: psycopg.Connection, as_of_date: dt.date) -> PreviousSnapshot | None:
+    """The latest snapshot published before `as_of_date`, with its model and assignments."""
+    found = queries.fetch_all(warehouse, "published/previous_snapshot.sql", {"as_of_date": as_of_date})
+    if not found:
+        return None
+    previous_date, previous_run = found[0]["as_of_date"], found[0]["run_id"]
+    assignments = queries.fetch_frame(
+        warehouse, "published/customer_segments__select_snapshot.sql", {"as_of_date": previous_date}
+    )
+    return PreviousSnapshot(
+        model=load(warehouse, previous_run),
+        assignments=pd.Series(assignments["segment_id"].to_numpy(), index=assignments["customer_id"]),
+    )

@@ -1,0 +1,86 @@
+"""Every tunable of the pipeline in one place, each overridable from the environment.
+
+The DAG, the CLI and the tests read these values; nothing else hard-codes a threshold.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SQL_DIR = Path(os.environ.get("SEGMENTS_SQL_DIR", PROJECT_ROOT / "sql"))
+LOCAL_DIR = Path(os.environ.get("SEGMENTS_LOCAL_DIR", PROJECT_ROOT / ".local"))
+
+SOURCE_CONN_ID = "retail_source"
+WAREHOUSE_CONN_ID = "segment_warehouse"
+
+# Every feature the pipeline computes and publishes, in publishing order.
+ALL_FEATURES = (
+    "recency_days",
+    "frequency_invoices",
+    "monetary_revenue",
+    "avg_order_revenue",
+    "items_per_order",
+    "tenure_days",
+    "return_rate",
+    "distinct_products",
+)
+# Recency, frequency and monetary value: the notebook analysis' features.
+RFM_FEATURES = ("recency_days", "frequency_invoices", "monetary_revenue")
+
+# Stock codes that are not products: postage, manual adjustments, discounts, fees, samples.
+NON_PRODUCT_STOCK_CODES = (
+    "POST", "DOT", "M", "m", "D", "C2", "CRUK", "BANK CHARGES", "AMAZONFEE", "PADS", "S", "B",
+)
+# Stock code prefixes of non-products (gift vouchers, test items).
+NON_PRODUCT_STOCK_CODE_PREFIXES = ("gift_", "TEST")
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"SEGMENTS_{name}", default)
+
+
+def _env_tuple(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = os.environ.get(f"SEGMENTS_{name}")
+    return tuple(part.strip() for part in raw.split(",") if part.strip()) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Pipeline configuration; defaults reproduce the original analysis."""
+
+    timezone: str = field(default_factory=lambda: _env("TIMEZONE", "Europe/London"))
+    schedule_time: str = field(default_factory=lambda: _env("SCHEDULE_TIME", "02:00"))
+    source_table: str = field(default_factory=lambda: _env("SOURCE_TABLE", "retail.invoice_lines"))
+    lookback_days: int = field(default_factory=lambda: int(_env("LOOKBACK_DAYS", "3")))
+    model_features: tuple[str, ...] = field(default_factory=lambda: _env_tuple("MODEL_FEATURES", RFM_FEATURES))
+    k: str = field(default_factory=lambda: _env("K", "3"))
+    k_auto_range: tuple[int, int] = (2, 8)
+    random_seed: int = field(default_factory=lambda: int(_env("RANDOM_SEED", "42")))
+    # Quantile of each log feature above which values are clipped before scaling, so that a
+    # handful of wholesale buyers cannot pull a centroid of their own.
+    clip_quantile: float = field(default_factory=lambda: float(_env("CLIP_QUANTILE", "0.995")))
+    silhouette_sample_size: int = field(default_factory=lambda: int(_env("SILHOUETTE_SAMPLE", "5000")))
+    # Lines with an absolute quantity at or above this are typing errors, not orders.
+    max_abs_quantity: int = field(default_factory=lambda: int(_env("MAX_ABS_QUANTITY", "10000")))
+    # Quality gate.
+    min_segment_share: float = field(default_factory=lambda: float(_env("MIN_SEGMENT_SHARE", "0.02")))
+    min_silhouette: float = field(default_factory=lambda: float(_env("MIN_SILHOUETTE", "0.20")))
+    max_migration_share: float = field(default_factory=lambda: float(_env("MAX_MIGRATION_SHARE", "0.25")))
+    # Above this many customers, training uses a bounded sample and scoring happens in SQL.
+    max_training_customers: int = field(default_factory=lambda: int(_env("MAX_TRAINING_CUSTOMERS", "200000")))
+    # Transient failures (a dropped connection) are retried; PermanentError never is.
+    task_retries: int = field(default_factory=lambda: int(_env("TASK_RETRIES", "2")))
+    reports_dir: Path = field(default_factory=lambda: Path(_env("REPORTS_DIR", str(LOCAL_DIR / "reports"))))
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.model_features) - set(ALL_FEATURES))
+        if unknown:
+            raise ValueError(
+                f"SEGMENTS_MODEL_FEATURES names unknown features {unknown}; "
+                f"choose from {', '.join(ALL_FEATURES)}."
+            )
+        if "." not in self.source_table:
+            raise ValueError(f"SEGMENTS_SOURCE_TABLE must be schema-qualified (schema.table), got {self.source_table!r}.")

@@ -1,0 +1,1 @@
+copy internal.customer_assignments (run_id, customer_id, segment_id) from stdin

@@ -1,0 +1,70 @@
+-- Per-customer features as of the snapshot date, from the daily aggregates strictly before it
+-- (point in time: nothing dated on or after as_of_date is read).
+insert into intermediate.int_customer_features
+
+with daily as (
+
+    select *
+    from intermediate.int_customer_daily
+    where invoice_day < %(as_of_date)s and invoice_day >= %(history_start)s
+
+),
+
+product_days as (
+
+    select *
+    from intermediate.int_customer_product_days
+    where invoice_day < %(as_of_date)s and invoice_day >= %(history_start)s
+
+),
+
+customers as (
+
+    select
+        customer_id,
+        min(invoice_day) filter (where purchase_invoices > 0)   as first_purchase_day,
+        max(invoice_day) filter (where purchase_invoices > 0)   as last_purchase_day,
+        sum(purchase_invoices)                                   as purchase_invoices,
+        sum(units_purchased)                                     as units_purchased,
+        sum(purchase_revenue)                                    as purchase_revenue,
+        sum(returned_revenue)                                    as returned_revenue
+
+    from daily
+    group by customer_id
+
+),
+
+products as (
+
+    select customer_id, count(distinct stock_code) as distinct_products
+    from product_days
+    group by customer_id
+
+),
+
+final as (
+
+    select
+        %(as_of_date)s::date                                                     as as_of_date,
+        customers.customer_id,
+        -- recency, frequency, monetary
+        %(as_of_date)s::date - customers.last_purchase_day                       as recency_days,
+        customers.purchase_invoices                                              as frequency_invoices,
+        customers.purchase_revenue - customers.returned_revenue                 as monetary_revenue,
+        -- basket
+        customers.purchase_revenue / nullif(customers.purchase_invoices, 0)     as avg_order_revenue,
+        customers.units_purchased::numeric / nullif(customers.purchase_invoices, 0) as items_per_order,
+        -- relationship
+        %(as_of_date)s::date - customers.first_purchase_day                      as tenure_days,
+        coalesce(customers.returned_revenue / nullif(customers.purchase_revenue, 0), 0) as return_rate,
+        coalesce(products.distinct_products, 0)                                  as distinct_products,
+        -- only customers with a net purchase are segmented
+        customers.purchase_invoices > 0
+            and customers.purchase_revenue - customers.returned_revenue > 0    as is_clusterable
+
+    from customers
+    left join products using (customer_id)
+
+)
+
+select * from final

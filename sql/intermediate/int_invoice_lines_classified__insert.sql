@@ -1,0 +1,85 @@
+-- Classify every line of the re-read window exactly once:
+-- invalid (quarantined, with its reason) > duplicate > no_customer > non_product > return > purchase.
+insert into intermediate.int_invoice_lines_classified (
+    invoice_no, stock_code, customer_id, quantity, unit_price, line_revenue,
+    invoiced_at, invoice_day, line_class, exclusion_reason
+)
+
+with lines as (
+
+    select *
+    from staging.stg_invoice_lines
+    where (invoiced_at >= %(window_start)s and invoiced_at < %(window_end)s)
+       or invoiced_at is null
+
+),
+
+flagged as (
+
+    select
+        *,
+        row_number() over (
+            partition by invoice_no, stock_code, description, quantity, invoiced_at,
+                         unit_price, customer_id, country
+        )                                                                   as occurrence,
+        coalesce(
+            stock_code = any(%(non_product_codes)s) or stock_code like any(%(non_product_patterns)s),
+            false
+        )                                                                   as is_non_product
+
+    from lines
+
+),
+
+validated as (
+
+    select
+        *,
+        case
+            when invoiced_at is null then 'missing invoice date'
+            when invoice_no is null then 'missing invoice number'
+            when stock_code is null then 'missing stock code'
+            when quantity is null or quantity = 0 then 'missing or zero quantity'
+            when unit_price is null then 'missing unit price'
+            when abs(quantity) >= %(max_abs_quantity)s then 'absurd quantity'
+            when unit_price < 0 then 'negative unit price'
+            when unit_price = 0 and not is_non_product then 'zero unit price'
+            when not is_cancellation and quantity < 0 then 'negative quantity on a sale'
+            when is_cancellation and quantity > 0 then 'positive quantity on a cancellation'
+        end                                                                 as invalid_reason
+
+    from flagged
+
+),
+
+final as (
+
+    select
+        invoice_no,
+        stock_code,
+        customer_id,
+        quantity,
+        unit_price,
+        line_revenue,
+        invoiced_at,
+        invoice_day,
+        case
+            when invalid_reason is not null then 'invalid'
+            when occurrence > 1 then 'duplicate'
+            when customer_id is null then 'no_customer'
+            when is_non_product then 'non_product'
+            when is_cancellation then 'return'
+            else 'purchase'
+        end                                                                 as line_class,
+        case
+            when invalid_reason is not null then invalid_reason
+            when occurrence > 1 then 'exact duplicate of another line'
+            when customer_id is null then 'no customer id'
+            when is_non_product then 'non-product stock code'
+        end                                                                 as exclusion_reason
+
+    from validated
+
+)
+
+select * from final

@@ -1,0 +1,26 @@
+-- Every line accounted for, twice: the lines this run extracted (its re-read window), and all
+-- lines the snapshot rests on (dated before as_of_date, plus undated lines in quarantine).
+insert into segments.line_accounting (as_of_date, scope, line_class, exclusion_reason, lines)
+
+with extracted as (
+
+    select 'extracted' as scope, line_class, coalesce(exclusion_reason, '') as exclusion_reason, count(*) as lines
+    from intermediate.int_invoice_lines_classified
+    where (invoice_day >= %(window_start)s and invoice_day < %(window_end)s)
+       or invoice_day is null
+    group by line_class, coalesce(exclusion_reason, '')
+
+),
+
+snapshot as (
+
+    select 'snapshot' as scope, line_class, coalesce(exclusion_reason, '') as exclusion_reason, sum(lines) as lines
+    from intermediate.int_line_class_daily
+    where invoice_day < %(as_of_date)s or invoice_day is null
+    group by line_class, coalesce(exclusion_reason, '')
+
+)
+
+select %(as_of_date)s::date, * from extracted
+union all
+select %(as_of_date)s::date, * from snapshot

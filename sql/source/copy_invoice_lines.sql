@@ -1,0 +1,2 @@
+copy retail.invoice_lines (invoice_no, stock_code, description, quantity, invoice_date, unit_price, customer_id, country)
+from stdin

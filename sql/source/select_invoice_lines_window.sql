@@ -1,0 +1,16 @@
+-- Stream the source lines of the re-read window (and any undated lines) in the contract's types.
+copy (
+    select
+        invoice_no::text,
+        stock_code::text,
+        description::text,
+        quantity::integer,
+        invoice_date::timestamp,
+        unit_price::numeric(14, 4),
+        customer_id::text,
+        country::text,
+        %(run_id)s::text as extract_run_id
+    from {source_table}
+    where (invoice_date >= %(window_start)s and invoice_date < %(window_end)s)
+       or invoice_date is null
+) to stdout

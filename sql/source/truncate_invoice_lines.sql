@@ -1,0 +1,1 @@
+truncate retail.invoice_lines

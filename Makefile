@@ -1,0 +1,42 @@
+# Two commands matter: `make demo` and `make test`. Everything else is a building block.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?=
+AS_OF ?=
+DEMO_LINES ?= 300000
+DEMO_CUSTOMERS ?= 4000
+
+.PHONY: setup demo test db-start db-stop clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required (set PYTHON=/path/to/python3.11)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	@touch $@
+
+setup: $(VENV)/.installed ## create .venv and install the pinned requirements
+
+db-start: setup ## start the embedded PostgreSQL
+	$(BIN)/segments db start
+
+db-stop: setup
+	$(BIN)/segments db stop
+
+demo: db-start ## load data (synthetic, or DATA=path), run the DAG once, print the segments
+ifeq ($(strip $(DATA)),)
+	$(BIN)/segments generate --lines $(DEMO_LINES) --customers $(DEMO_CUSTOMERS)
+else
+	$(BIN)/segments load "$(DATA)"
+endif
+	@echo "Running the DAG through Airflow (its task log goes to .local/demo-run.log) ..."
+	@$(BIN)/segments run $(if $(AS_OF),--as-of $(AS_OF),) 2> .local/demo-run.log || { tail -40 .local/demo-run.log; exit 1; }
+
+test: db-start ## run every test against the embedded PostgreSQL
+	$(BIN)/pytest
+
+clean: db-stop ## remove everything local (database files, Airflow home, reports)
+	rm -rf .local

@@ -1,0 +1,152 @@
+"""The `segments` command: run the local database, fill the source, run and inspect the DAG."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+
+
+
+class ProgressLine:
+    """A single self-updating line on stderr: count, rate and, when the total is known, percent."""
+
+    def __init__(self, label: str, total: int | None = None) -> None:
+        self.label, self.total, self.started = label, total, time.perf_counter()
+
+    def __call__(self, done: int) -> None:
+        rate = done / max(time.perf_counter() - self.started, 1e-9)
+        share = f" ({done / self.total:.0%})" if self.total else ""
+        print(f"\r{self.label}: {done:,} lines{share}, {rate:,.0f} lines/s", end="", file=sys.stderr, flush=True)
+
+    def finish(self, done: int) -> None:
+        self(done)
+        print(f" — done in {time.perf_counter() - self.started:.1f} s", file=sys.stderr)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from segments import server
+
+    if args.action == "start":
+        status = server.start()
+    elif args.action == "stop":
+        status = server.stop()
+    elif args.action == "status":
+        status = server.status()
+    else:
+        for role, database in server.DATABASES.items():
+            print(f"{role:<10} {server.url(database)}")
+        return 0
+    print(f"PostgreSQL {'running' if status.running else 'stopped'} on 127.0.0.1:{status.port} "
+          f"(data in {status.pgdata}){'' if status.running else ': ' + status.detail}")
+    return 0 if status.running or args.action == "stop" else 1
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from segments import db, load, local
+
+    local.configure()
+    progress = ProgressLine(f"Loading {args.path}")
+    with db.connect_url(local.source_url()) as conn:
+        lines = load.load_file(conn, args.path, replace=not args.append, progress=progress)
+    progress.finish(lines)
+    print(f"{lines:,} lines {'added to' if args.append else 'now in'} the source table retail.invoice_lines.")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from segments import db, generate, load, local
+
+    local.configure()
+    progress = ProgressLine("Generating", total=args.lines)
+    chunks = generate.generate_copy_chunks(args.lines, args.customers, args.start, args.end, seed=args.seed)
+    with db.connect_url(local.source_url()) as conn:
+        lines = load.copy_into_source(conn, chunks, replace=not args.append, progress=progress)
+    progress.finish(lines)
+    print(f"{lines:,} synthetic lines ({args.start} to {args.end}, seed {args.seed}) in retail.invoice_lines.")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from segments import local
+
+    local.configure()
+    local.ensure_airflow_metadata()
+    from segments import runner
+
+    return runner.run_dag(args.as_of, {
+        "k": str(args.k), "full_refresh": args.full_refresh,
+        "lookback_days": args.lookback_days, "history_days": args.history_days,
+    })
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from segments import db, local, report
+
+    local.configure()
+    with db.connect_url(local.warehouse_url()) as conn:
+        print(report.profiles_table(conn, args.as_of))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from segments.settings import Settings
+
+    settings = Settings()
+    parser = argparse.ArgumentParser(prog="segments", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db_parser = commands.add_parser("db", help="the local embedded PostgreSQL server")
+    db_parser.add_argument("action", choices=["start", "stop", "status", "url"])
+    db_parser.set_defaults(handler=cmd_db)
+
+    load_parser = commands.add_parser("load", help="load an Online Retail file (.csv, .csv.gz, .xlsx) into the source")
+    load_parser.add_argument("path")
+    load_parser.add_argument("--append", action="store_true", help="add to the source instead of replacing it")
+    load_parser.set_defaults(handler=cmd_load)
+
+    generate_parser = commands.add_parser("generate", help="fill the source with synthetic invoice lines")
+    generate_parser.add_argument("--lines", type=int, default=500_000)
+    generate_parser.add_argument("--customers", type=int, default=5_000)
+    generate_parser.add_argument("--start", type=_date, default=dt.date(2023, 12, 1), help="first day (YYYY-MM-DD)")
+    generate_parser.add_argument("--end", type=_date, default=dt.date(2025, 12, 1), help="day after the last (YYYY-MM-DD)")
+    generate_parser.add_argument("--seed", type=int, default=42)
+    generate_parser.add_argument("--append", action="store_true", help="add to the source instead of replacing it")
+    generate_parser.set_defaults(handler=cmd_generate)
+
+    run_parser = commands.add_parser("run", help="run the DAG for one snapshot date through Airflow")
+    run_parser.add_argument("--as-of", type=_date, help="snapshot date (default: the day after the newest source line)")
+    run_parser.add_argument("--k", default=settings.k, help="number of segments (2-8) or auto")
+    run_parser.add_argument("--full-refresh", action="store_true", help="re-extract all history before the date")
+    run_parser.add_argument("--lookback-days", type=int, default=settings.lookback_days)
+    run_parser.add_argument("--history-days", type=int, default=None)
+    run_parser.set_defaults(handler=cmd_run)
+
+    show_parser = commands.add_parser("show", help="print the published segment profiles")
+    show_parser.add_argument("--as-of", type=_date, help="snapshot date (default: the current snapshot)")
+    show_parser.set_defaults(handler=cmd_show)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("\nInterrupted; nothing was half-written (loads and publishes are transactional).", file=sys.stderr)
+        return 130
+    except (RuntimeError, ValueError, ConnectionError, FileNotFoundError) as error:
+        print(f"\nsegments {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

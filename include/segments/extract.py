@@ -100,9 +100,8 @@ def extract(
     params = {**window.params(), "run_id": run_id}
     # One consistent snapshot of the source for the checks and the copy, and one warehouse
     # transaction: all of the window or none of it.
-    source.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-    source.read_only = True
     with source.transaction(), warehouse.transaction():
+        queries.execute(source, "source/snapshot_transaction.sql")
         check_source(source, source_table, window)
         queries.execute(warehouse, "setup/lock_warehouse_writes.sql")
         queries.execute(warehouse, "staging/raw_invoice_lines__delete.sql", window.params())

@@ -115,8 +115,23 @@ def parse_k(value: int | str) -> int | str:
     return k
 
 
+# A warm start from yesterday's centroids is kept unless a fresh fit is this much tighter:
+# segments should move only when the data really moved.
+WARM_START_TOLERANCE = 0.01
+
+
 def _kmeans(k: int, seed: int) -> KMeans:
     return KMeans(n_clusters=k, n_init=10, random_state=seed)
+
+
+def _fit_kmeans(training: np.ndarray, k: int, scaler: Scaler, previous: SegmentModel | None, seed: int) -> KMeans:
+    """K-Means from k-means++ seeds, or from the previous snapshot's centroids when nearly as good."""
+    fresh = _kmeans(k, seed).fit(training)
+    if previous is None or previous.k != k or previous.scaler.features != scaler.features:
+        return fresh
+    previous_points = pd.DataFrame(previous.centroids_original(), columns=list(scaler.features))
+    warm = KMeans(n_clusters=k, init=scaler.transform(previous_points), n_init=1, random_state=seed).fit(training)
+    return warm if warm.inertia_ <= fresh.inertia_ * (1 + WARM_START_TOLERANCE) else fresh
 
 
 def _sample(scaled: np.ndarray, size: int, seed: int) -> np.ndarray:
@@ -224,7 +239,7 @@ def fit(frame: pd.DataFrame, settings: Settings, k: int | str, previous: Previou
     if k == "auto":
         k, k_selection = choose_k(scaled, settings)
     training = _sample(scaled, settings.max_training_customers, settings.random_seed)
-    kmeans = _kmeans(int(k), settings.random_seed).fit(training)
+    kmeans = _fit_kmeans(training, int(k), scaler, previous.model if previous else None, settings.random_seed)
     labels = kmeans.predict(scaled)
     ranked = value_ranking(frame, labels)
     names = name_segments(frame, labels)

@@ -147,19 +147,20 @@ def publish_stage(wh: psycopg.Connection, snapshot: dict, extracted: dict, featu
 
 def failure_summary(wh: psycopg.Connection | None, as_of_date: str | None, task_id: str, error: BaseException | None) -> str:
     """One paragraph for the person on call: what failed, for which date, what is still published."""
-    current = None
-    if wh is not None:
-        try:
-            current = warehouse.current_snapshot(wh)
-        except psycopg.Error:
-            current = None
-    still = (
-        f"Analysts still see snapshot {current['as_of_date']} (run {current['run_id']}, "
-        f"{current['customers_segmented']} customers), unchanged."
-        if current else "No snapshot has been published yet."
-    )
+    try:
+        current = warehouse.current_snapshot(wh) if wh is not None else None
+        still = (
+            f"Analysts still see snapshot {current['as_of_date']} (run {current['run_id']}, "
+            f"{current['customers_segmented']} customers), unchanged."
+            if current else "No snapshot has been published yet."
+        )
+    except psycopg.Error:
+        still = "The warehouse could not be asked what is published."
+    if wh is None:
+        still = "The warehouse could not be reached to check what is published."
+    reason = str(error).rstrip(".") if error else "unknown error"
     return (
-        f"Customer segmentation for {as_of_date or 'an unknown date'} failed in task {task_id}: {error}. "
+        f"Customer segmentation for {as_of_date or 'an unknown date'} failed in task {task_id}: {reason}. "
         f"Nothing of this run was published. {still} "
         "Fix the cause and clear the failed task (or rerun the date) to retry; reruns are safe."
     )

@@ -32,8 +32,9 @@ ifeq ($(strip $(DATA)),)
 else
 	$(BIN)/segments load "$(DATA)"
 endif
-	@echo "Running the DAG through Airflow (its task log goes to .local/demo-run.log) ..."
-	@$(BIN)/segments run $(if $(AS_OF),--as-of $(AS_OF),) 2> .local/demo-run.log || { tail -40 .local/demo-run.log; exit 1; }
+	@echo "Running the DAG through Airflow (task log: .local/demo-run.log) ..."
+	@$(BIN)/segments run $(if $(AS_OF),--as-of $(AS_OF),) > .local/demo-run.log 2>&1 || { tail -40 .local/demo-run.log; exit 1; }
+	@$(BIN)/segments show
 
 test: db-start ## run every test against the embedded PostgreSQL
 	$(BIN)/pytest

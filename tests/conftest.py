@@ -70,12 +70,17 @@ def real_source_dump(real_data, tmp_path_factory) -> Path:
     return dump
 
 
+def restore_real_source(conn: psycopg.Connection, dump: Path) -> None:
+    """Fill a source database with the real data from its COPY dump."""
+    def chunks():
+        with dump.open() as handle:
+            while block := handle.read(1 << 22):
+                yield block
+    load.copy_into_source(conn, chunks(), replace=True)
+
+
 @pytest.fixture
 def real_source(real_source_dump, source) -> psycopg.Connection:
     """The source database holding the real UCI data."""
-    def chunks():
-        with real_source_dump.open() as handle:
-            while block := handle.read(1 << 22):
-                yield block
-    load.copy_into_source(source, chunks(), replace=True)
+    restore_real_source(source, real_source_dump)
     return source

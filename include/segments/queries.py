@@ -49,6 +49,11 @@ def execute(
 ) -> int:
     """Execute every statement of a file; return the rows the last one affected."""
     rowcount = 0
+    if params is None and identifiers is None:
+        # Without parameters the server takes the whole file at once, dollar-quoted bodies included.
+        with conn.cursor() as cursor:
+            cursor.execute((SQL_DIR / relative_path).read_text())
+            return cursor.rowcount
     with conn.cursor() as cursor:
         for statement in statements(relative_path):
             cursor.execute(compose(statement, identifiers), params)

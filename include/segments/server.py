@@ -24,6 +24,8 @@ from segments.settings import LOCAL_DIR
 
 PGDATA = LOCAL_DIR / "pgdata"
 PASSWORD_FILE = LOCAL_DIR / "postgres.password"
+ANALYST_PASSWORD_FILE = LOCAL_DIR / "analyst.password"
+ANALYST_ROLE = "segments_analyst"
 LOG_FILE = LOCAL_DIR / "postgres.log"
 PORT = int(os.environ.get("SEGMENTS_PG_PORT", "54329"))
 HOST = "127.0.0.1"
@@ -72,12 +74,27 @@ def _run_as_server_user(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(args, user=user, check=False, capture_output=True, text=True, timeout=120)
 
 
-def _password() -> str:
-    if not PASSWORD_FILE.exists():
+def _secret(path: Path) -> str:
+    """A local-only password, generated on first use and kept in a private file under .local/."""
+    if not path.exists():
         LOCAL_DIR.mkdir(parents=True, exist_ok=True)
-        PASSWORD_FILE.write_text(secrets.token_urlsafe(24))
-        PASSWORD_FILE.chmod(0o600)
-    return PASSWORD_FILE.read_text().strip()
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _password() -> str:
+    return _secret(PASSWORD_FILE)
+
+
+def analyst_password() -> str:
+    """The read-only role's password: SEGMENTS_ANALYST_PASSWORD, or a generated local one."""
+    return os.environ.get("SEGMENTS_ANALYST_PASSWORD") or _secret(ANALYST_PASSWORD_FILE)
+
+
+def analyst_url(database: str) -> str:
+    """Connection URL of a local database as the read-only analyst role."""
+    return f"postgresql://{ANALYST_ROLE}:{analyst_password()}@{HOST}:{PORT}/{database}"
 
 
 def url(database: str, driver: str = "postgresql") -> str:
@@ -153,6 +170,7 @@ def start() -> ServerStatus:
     _wait_until_accepting()
     for database in DATABASES.values():
         create_database(database)
+    ensure_analyst_role()
     return status()
 
 
@@ -176,11 +194,23 @@ def _wait_until_accepting(timeout_seconds: float = 30) -> None:
 
 
 def create_database(name: str) -> None:
-    """Create a database on the local server unless it exists."""
+    """Create a database on the local server unless it exists; only granted roles may connect."""
     with psycopg.connect(url("postgres"), autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
         if not exists:
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("revoke connect, temporary on database {} from public").format(sql.Identifier(name)))
+
+
+def ensure_analyst_role() -> None:
+    """Create the BI tools' login role, or reset its password; it gets grants from the warehouse setup."""
+    with psycopg.connect(url("postgres"), autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_roles where rolname = %s", (ANALYST_ROLE,)).fetchone()
+        verb = "alter" if exists else "create"
+        # Utility statements take no bind parameters; the password is quoted by the driver.
+        conn.execute(sql.SQL(verb + " role {} login nosuperuser nocreatedb nocreaterole password {}").format(
+            sql.Identifier(ANALYST_ROLE), sql.Literal(analyst_password())
+        ))
 
 
 def drop_database(name: str) -> None:

@@ -13,7 +13,9 @@ from segments import queries
 SETUP_FILES = (
     "setup/warehouse_schema.sql",
     "staging/stg_invoice_lines.sql",
+    "published/comments.sql",
     "published/views.sql",
+    "setup/analyst_grants.sql",
 )
 
 

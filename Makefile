@@ -8,7 +8,7 @@ AS_OF ?=
 DEMO_LINES ?= 300000
 DEMO_CUSTOMERS ?= 4000
 
-.PHONY: setup demo test db-start db-stop clean
+.PHONY: setup demo test browser db-start db-stop clean airflow airflow-stop
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required (set PYTHON=/path/to/python3.11)")'
@@ -36,8 +36,19 @@ endif
 	@$(BIN)/segments run $(if $(AS_OF),--as-of $(AS_OF),) > .local/demo-run.log 2>&1 || { tail -40 .local/demo-run.log; exit 1; }
 	@$(BIN)/segments show
 
-test: db-start ## run every test against the embedded PostgreSQL
+browser: ## Debian's Chromium, for the browser tests (Playwright never downloads a browser here)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Chromium is missing: sudo apt-get install chromium"; exit 1; fi; }
+
+test: db-start browser ## run every test against the embedded PostgreSQL
 	$(BIN)/pytest
 
 clean: db-stop ## remove everything local (database files, Airflow home, reports)
 	rm -rf .local
+
+airflow: db-start ## a local Airflow (api-server, scheduler, dag-processor, triggerer) on http://localhost:8080
+	$(BIN)/segments airflow start
+
+airflow-stop: setup
+	$(BIN)/segments airflow stop

@@ -12,6 +12,7 @@ customer segments built only from invoice lines dated before D 00:00.
 4. **training**: K-Means on log-scaled features, segments named and matched to the previous snapshot.
 5. **quality_gate**: refuses a model with a tiny segment, a poor silhouette or mass migration.
 6. **publish**: replaces snapshot D in the `segments` schema in one transaction.
+7. **report**: writes the snapshot's HTML report and charts (shown on the Customer segments page).
 
 **On call**: a failed run publishes nothing; the previous snapshot stays current. Reruns and
 backfills are safe (idempotent, point-in-time). The failure log starts with a summary paragraph.
@@ -25,17 +26,12 @@ from airflow.sdk import (
     Asset, CronTriggerTimetable, ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, get_current_context, task,
 )
 
+from segments.notify import failure_callbacks
 from segments.settings import SOURCE_CONN_ID, WAREHOUSE_CONN_ID, Settings
 
 settings = Settings()
 hour, minute = settings.schedule_time.split(":")
 published_segments = Asset(name="segments.customer_segments")
-
-
-def _on_failure(context) -> None:
-    from segments.alerts import on_task_failure
-
-    on_task_failure(context)
 
 
 @dag(
@@ -56,7 +52,7 @@ def _on_failure(context) -> None:
             exception="segments.errors.PermanentError", action=RetryAction.FAIL,
             reason="Bad data, parameters or model: retrying cannot fix it.",
         )]),
-        "on_failure_callback": _on_failure,
+        "on_failure_callback": failure_callbacks(),
     },
     params={
         "k": Param(settings.k, type="string", enum=["auto", "2", "3", "4", "5", "6", "7", "8"],
@@ -119,6 +115,13 @@ def customer_segmentation():
         with db.connect(WAREHOUSE_CONN_ID) as warehouse:
             return nightly.publish_stage(warehouse, snapshot, extracted, featured)
 
+    @task
+    def report(snapshot: dict) -> dict:
+        from segments import db, nightly
+
+        with db.connect(WAREHOUSE_CONN_ID) as warehouse:
+            return nightly.report_stage(warehouse, snapshot, settings)
+
     snapshot = resolve_snapshot()
     extracted = extract(snapshot)
     aggregated = aggregates(snapshot, extracted)
@@ -126,7 +129,7 @@ def customer_segmentation():
     trained = training(snapshot)
     gated = quality_gate(snapshot)
     published = publish(snapshot, extracted, featured)
-    aggregated >> featured >> trained >> gated >> published
+    aggregated >> featured >> trained >> gated >> published >> report(snapshot)
 
 
 customer_segmentation()

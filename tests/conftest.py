@@ -7,6 +7,7 @@ databases through the same two Airflow connections as production.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -22,6 +23,7 @@ server.start()
 os.environ["AIRFLOW_CONN_RETAIL_SOURCE"] = server.url(TEST_SOURCE)
 os.environ["AIRFLOW_CONN_SEGMENT_WAREHOUSE"] = server.url(TEST_WAREHOUSE)
 os.environ.setdefault("SEGMENTS_TASK_RETRIES", "0")
+os.environ.setdefault("SEGMENTS_REPORTS_DIR", tempfile.mkdtemp(prefix="segments-test-reports-"))
 local.configure()
 
 

@@ -24,7 +24,7 @@ def test_dag_imports_without_errors_and_has_its_tags(dag):
 
 def test_tasks_run_in_pipeline_order(dag):
     order = [task.task_id for task in dag.topological_sort()]
-    assert order == ["resolve_snapshot", "extract", "aggregates", "features", "training", "quality_gate", "publish"]
+    assert order == ["resolve_snapshot", "extract", "aggregates", "features", "training", "quality_gate", "publish", "report"]
 
 
 def test_every_task_retries_with_backoff_but_not_permanent_errors(dag):

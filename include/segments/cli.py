@@ -25,6 +25,22 @@ class ProgressLine:
         print(f" — done in {time.perf_counter() - self.started:.1f} s", file=sys.stderr)
 
 
+def _warehouse():
+    """A connection to the warehouse the environment (or the local default) names."""
+    from segments import db, local
+
+    local.configure()
+    return db.connect_url(local.warehouse_url())
+
+
+def _source():
+    """A connection to the source the environment (or the local default) names."""
+    from segments import db, local
+
+    local.configure()
+    return db.connect_url(local.source_url())
+
+
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -51,11 +67,10 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from segments import db, load, local
+    from segments import load
 
-    local.configure()
     progress = ProgressLine(f"Loading {args.path}")
-    with db.connect_url(local.source_url()) as conn:
+    with _source() as conn:
         lines = load.load_file(conn, args.path, replace=not args.append, progress=progress)
     progress.finish(lines)
     print(f"{lines:,} lines {'added to' if args.append else 'now in'} the source table retail.invoice_lines.")
@@ -63,12 +78,11 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from segments import db, generate, load, local
+    from segments import generate, load
 
-    local.configure()
     progress = ProgressLine("Generating", total=args.lines)
     chunks = generate.generate_copy_chunks(args.lines, args.customers, args.start, args.end, seed=args.seed)
-    with db.connect_url(local.source_url()) as conn:
+    with _source() as conn:
         lines = load.copy_into_source(conn, chunks, replace=not args.append, progress=progress)
     progress.finish(lines)
     print(f"{lines:,} synthetic lines ({args.start} to {args.end}, seed {args.seed}) in retail.invoice_lines.")
@@ -89,12 +103,77 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from segments import db, local, report
+    from segments import report
 
-    local.configure()
-    with db.connect_url(local.warehouse_url()) as conn:
+    with _warehouse() as conn:
         print(report.profiles_table(conn, args.as_of))
     return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from segments import report
+    from segments.settings import Settings
+
+    with _warehouse() as conn:
+        as_of = args.as_of
+        if as_of is None:
+            from segments import warehouse
+
+            current = warehouse.current_snapshot(conn)
+            if current is None:
+                raise RuntimeError("No snapshot published yet: run `segments run` first.")
+            as_of = current["as_of_date"]
+        path = report.build_report(conn, as_of, Settings().reports_dir)
+    print(f"Report for {as_of}: {path}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from segments import operations
+
+    with _warehouse() as conn:
+        print(operations.status_table(conn, args.limit))
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from segments import operations
+
+    with _warehouse() as conn:
+        current = operations.rollback(conn, args.as_of)
+    now = f"{current['as_of_date']} is current now" if current else "no snapshot is published now"
+    print(f"Snapshot {args.as_of} withdrawn from every published table; {now}.")
+    print("Rerun the date (`segments run --as-of` or clear its run in Airflow) to publish it again.")
+    return 0
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from segments import airflow_stack
+
+    if args.action == "start":
+        url = airflow_stack.start(args.port)
+        print(f"Airflow is up at {url} (DAG customer_segmentation, plugin pages included).")
+        print(f"Log in as {airflow_stack.ADMIN_USER} with password {airflow_stack.admin_password()}")
+        print("Stop it with `make airflow-stop`.")
+        return 0
+    if args.action == "stop":
+        airflow_stack.stop()
+    for component in airflow_stack.status():
+        state = f"running (pid {component.pid})" if component.running else "stopped"
+        print(f"{component.name:<14} {state:<22} log: {component.log}")
+    return 0
+
+
+def cmd_airflow_cli(args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+
+    from segments import airflow_stack, local
+
+    local.configure()
+    local.ensure_airflow_metadata()
+    environment = {**os.environ, **airflow_stack.stack_environment(args.port)}
+    return subprocess.run([sys.executable, "-m", "airflow", *args.airflow_args], env=environment).returncode
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,6 +212,28 @@ def build_parser() -> argparse.ArgumentParser:
     show_parser = commands.add_parser("show", help="print the published segment profiles")
     show_parser.add_argument("--as-of", type=_date, help="snapshot date (default: the current snapshot)")
     show_parser.set_defaults(handler=cmd_show)
+    report_parser = commands.add_parser("report", help="rebuild a snapshot's HTML report from the warehouse")
+    report_parser.add_argument("--as-of", type=_date, help="snapshot date (default: the current snapshot)")
+    report_parser.set_defaults(handler=cmd_report)
+
+    status_parser = commands.add_parser("status", help="the last runs, their state, and the current snapshot")
+    status_parser.add_argument("--limit", type=int, default=10)
+    status_parser.set_defaults(handler=cmd_status)
+
+    rollback_parser = commands.add_parser("rollback", help="withdraw a bad published snapshot")
+    rollback_parser.add_argument("--as-of", type=_date, required=True, help="the snapshot to withdraw")
+    rollback_parser.set_defaults(handler=cmd_rollback)
+
+    airflow_parser = commands.add_parser("airflow", help="a local Airflow with its UI (api-server, scheduler, ...)")
+    airflow_parser.add_argument("action", choices=["start", "stop", "status"])
+    airflow_parser.add_argument("--port", type=int, default=8080)
+    airflow_parser.set_defaults(handler=cmd_airflow)
+
+    airflow_cli_parser = commands.add_parser(
+        "airflow-cli", help="any `airflow` command against the local Airflow, e.g. `backfill create ...`")
+    airflow_cli_parser.add_argument("--port", type=int, default=8080, help="port of the local api-server")
+    airflow_cli_parser.add_argument("airflow_args", nargs=argparse.REMAINDER)
+    airflow_cli_parser.set_defaults(handler=cmd_airflow_cli)
     return parser
 
 
@@ -143,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nInterrupted; nothing was half-written (loads and publishes are transactional).", file=sys.stderr)
         return 130
-    except (RuntimeError, ValueError, ConnectionError, FileNotFoundError) as error:
+    except (RuntimeError, ValueError, LookupError, ConnectionError, FileNotFoundError) as error:
         print(f"\nsegments {args.command}: {error}", file=sys.stderr)
         return 1
 

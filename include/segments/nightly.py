@@ -145,6 +145,16 @@ def publish_stage(wh: psycopg.Connection, snapshot: dict, extracted: dict, featu
     return detail
 
 
+def report_stage(wh: psycopg.Connection, snapshot: dict, settings: Settings) -> dict:
+    """Write the snapshot's HTML report and charts (from the published tables only)."""
+    from segments import report
+
+    with _stage(wh, snapshot, "report", {}) as detail:
+        path = report.build_report(wh, _as_of(snapshot), settings.reports_dir)
+        detail["report_path"] = str(path)
+    return detail
+
+
 def failure_summary(wh: psycopg.Connection | None, as_of_date: str | None, task_id: str, error: BaseException | None) -> str:
     """One paragraph for the person on call: what failed, for which date, what is still published."""
     try:
@@ -159,9 +169,13 @@ def failure_summary(wh: psycopg.Connection | None, as_of_date: str | None, task_
     if wh is None:
         still = "The warehouse could not be reached to check what is published."
     reason = str(error).rstrip(".") if error else "unknown error"
+    published = (
+        "The snapshot itself was published; only its report is missing (the Customer segments page "
+        "rebuilds it on demand)." if task_id == "report" else "Nothing of this run was published."
+    )
     return (
         f"Customer segmentation for {as_of_date or 'an unknown date'} failed in task {task_id}: {reason}. "
-        f"Nothing of this run was published. {still} "
+        f"{published} {still} "
         "Fix the cause and clear the failed task (or rerun the date) to retry; reruns are safe."
     )
 

@@ -1,0 +1,166 @@
+"""A real local Airflow: api-server, scheduler, dag-processor and triggerer as background processes.
+
+Metadata lives in the embedded PostgreSQL (not SQLite), so the LocalExecutor can run tasks in
+parallel. Each component logs to `.local/airflow/logs/<component>.log` and keeps its pid in
+`.local/airflow/run/<component>.pid`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from segments import local
+
+COMPONENTS = {
+    "api-server": ["api-server"],
+    "scheduler": ["scheduler"],
+    "dag-processor": ["dag-processor"],
+    "triggerer": ["triggerer"],
+}
+ADMIN_USER = "admin"
+
+
+def _home() -> Path:
+    return Path(os.environ.get("AIRFLOW_HOME", local.AIRFLOW_HOME))
+
+
+def _run_dir() -> Path:
+    return _home() / "run"
+
+
+def _log_dir() -> Path:
+    return _home() / "logs"
+
+
+def _passwords_file() -> Path:
+    return _home() / "passwords.json"
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    pid: int | None
+    running: bool
+    log: Path
+
+
+def _secret(name: str) -> str:
+    path = _home() / f".{name}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def admin_password() -> str:
+    """The local admin's password, generated once and kept in the Airflow home."""
+    if not _passwords_file().exists():
+        _passwords_file().parent.mkdir(parents=True, exist_ok=True)
+        _passwords_file().write_text(json.dumps({ADMIN_USER: secrets.token_urlsafe(12)}))
+        _passwords_file().chmod(0o600)
+    return json.loads(_passwords_file().read_text())[ADMIN_USER]
+
+
+def stack_environment(port: int) -> dict[str, str]:
+    """Settings every component must share: executor, API address, signing secrets, login."""
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__API_AUTH__JWT_SECRET": _secret("jwt_secret"),
+        "AIRFLOW__API__SECRET_KEY": _secret("api_secret_key"),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(_passwords_file()),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+    }
+
+
+def _pid(name: str) -> int | None:
+    path = _run_dir() / f"{name}.pid"
+    return int(path.read_text()) if path.exists() else None
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def status() -> list[ComponentStatus]:
+    """Each component: its pid and whether it runs."""
+    return [
+        ComponentStatus(name, _pid(name), _alive(_pid(name)), _log_dir() / f"{name}.log") for name in COMPONENTS
+    ]
+
+
+def start(port: int = 8080, timeout_seconds: float = 120) -> str:
+    """Start every component that is not running; wait until the UI answers; return its URL."""
+    local.configure()
+    local.ensure_airflow_metadata()
+    admin_password()
+    environment = {**os.environ, **stack_environment(port)}
+    _run_dir().mkdir(parents=True, exist_ok=True)
+    _log_dir().mkdir(parents=True, exist_ok=True)
+    for component in status():
+        if component.running:
+            continue
+        with component.log.open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "airflow", *COMPONENTS[component.name]],
+                env=environment, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        (_run_dir() / f"{component.name}.pid").write_text(str(process.pid))
+    url = f"http://127.0.0.1:{port}"
+    _wait_for(f"{url}/api/v2/monitor/health", timeout_seconds)
+    return url
+
+
+def _wait_for(url: str, timeout_seconds: float) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        stopped = [component.name for component in status() if not component.running]
+        if stopped:
+            raise RuntimeError(
+                f"Airflow component(s) {', '.join(stopped)} exited; see {_log_dir()}/<component>.log."
+            )
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Airflow did not answer at {url} within {timeout_seconds:.0f} s; see {_log_dir()}.")
+        time.sleep(1)
+
+
+def stop(timeout_seconds: float = 30) -> None:
+    """Stop every component: SIGTERM to its process group, SIGKILL if it will not go."""
+    for component in status():
+        if component.running:
+            os.killpg(component.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_seconds
+    while any(component.running for component in status()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for component in status():
+        if component.running:
+            os.killpg(component.pid, signal.SIGKILL)
+        (_run_dir() / f"{component.name}.pid").unlink(missing_ok=True)

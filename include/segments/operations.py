@@ -1,0 +1,41 @@
+"""What the engineers on call use: the state of recent runs, and withdrawing a bad snapshot."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+from tabulate import tabulate
+
+from segments import queries, warehouse
+
+
+def status_table(conn: psycopg.Connection, limit: int = 10) -> str:
+    """The latest runs (state, stages, time, problem) and the snapshot analysts see as current."""
+    warehouse.ensure_schema(conn)
+    runs = queries.fetch_all(conn, "published/recent_runs.sql", {"limit": limit})
+    current = warehouse.current_snapshot(conn)
+    headline = (
+        f"Current snapshot: {current['as_of_date']} ({current['customers_segmented']:,} customers, "
+        f"run {current['run_id']}, published {current['published_at']:%Y-%m-%d %H:%M} UTC)"
+        if current else "Current snapshot: none published yet"
+    )
+    if not runs:
+        return headline + "\nNo runs recorded yet."
+    rows = [
+        [
+            run["as_of_date"], run["run_id"],
+            "failed" if run["failed"] else ("published" if run["is_published"] else "superseded or running"),
+            f"{run['seconds'] or 0:,.1f}", f"{run['last_update']:%Y-%m-%d %H:%M}", (run["problem"] or "")[:80],
+        ]
+        for run in runs
+    ]
+    table = tabulate(rows, headers=["snapshot", "run", "state", "seconds", "last update (UTC)", "problem"])
+    return f"{headline}\n\n{table}"
+
+
+def rollback(conn: psycopg.Connection, as_of_date: dt.date) -> dict | None:
+    """Withdraw snapshot `as_of_date` from every published table at once; return what is current after."""
+    with conn.transaction():
+        queries.execute(conn, "published/snapshot__rollback.sql", {"as_of_date": as_of_date})
+    return warehouse.current_snapshot(conn)

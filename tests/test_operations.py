@@ -1,0 +1,67 @@
+"""Operations: failure alerts through a real webhook, run status, and withdrawing a bad snapshot."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from pipeline_helpers import run_stages
+from segments import load, operations, runner
+
+
+class Webhook(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+        Webhook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook(monkeypatch):
+    """A real HTTP endpoint on localhost, registered as the alert webhook."""
+    server = HTTPServer(("127.0.0.1", 0), Webhook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    Webhook.received = []
+    monkeypatch.setenv("SEGMENTS_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hooks/segments")
+    yield Webhook.received
+    server.shutdown()
+
+
+def test_failed_run_posts_its_summary_to_the_webhook(source, warehouse, webhook):
+    load.copy_into_source(source, [], replace=True)
+    assert runner.run(dt.date(2011, 12, 10)) == "failed"
+    assert len(webhook) == 1
+    text = webhook[0]["text"]
+    assert "Customer segmentation for 2011-12-10 failed in task extract" in text
+    assert "no invoice lines dated before 2011-12-10" in text
+    assert "No snapshot has been published yet" in text
+
+
+@pytest.mark.real_data
+def test_status_shows_runs_and_the_current_snapshot(real_source, warehouse):
+    run_stages(real_source, warehouse, dt.date(2011, 12, 9))
+    table = operations.status_table(warehouse)
+    assert table.startswith("Current snapshot: 2011-12-09")
+    assert "test__2011-12-09" in table and "published" in table
+
+
+@pytest.mark.real_data
+def test_rollback_withdraws_a_snapshot_and_the_previous_one_becomes_current(real_source, warehouse):
+    run_stages(real_source, warehouse, dt.date(2011, 12, 9))
+    run_stages(real_source, warehouse, dt.date(2011, 12, 10))
+    current = operations.rollback(warehouse, dt.date(2011, 12, 10))
+    assert current["as_of_date"] == dt.date(2011, 12, 9)
+    for table in ("customer_segments", "segment_profiles", "segment_migrations", "line_accounting", "segmentation_runs"):
+        rows = warehouse.execute(f"select count(*) from segments.{table} where as_of_date = '2011-12-10'").fetchone()[0]
+        assert rows == 0, table
+    assert warehouse.execute("select count(*) from segments.customer_segments_current").fetchone()[0] > 4_000

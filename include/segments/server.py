@@ -36,7 +36,6 @@ SYSTEM_USER = "embedded_postgres"
 
 SERVER_SETTINGS = {
     "listen_addresses": "'127.0.0.1'",
-    "port": str(PORT),
     "unix_socket_directories": "''",
     "max_connections": "200",
     "shared_buffers": "'512MB'",
@@ -159,7 +158,8 @@ def start() -> ServerStatus:
         _initdb()
     if not status().running:
         result = _run_as_server_user(
-            [_bin("pg_ctl"), "-D", str(PGDATA), "-l", str(LOG_FILE), "-w", "-t", "60", "start"]
+            # The port is an argument, not configuration, so SEGMENTS_PG_PORT applies to an existing cluster too.
+            [_bin("pg_ctl"), "-D", str(PGDATA), "-l", str(LOG_FILE), "-o", f"-p {PORT}", "-w", "-t", "60", "start"]
         )
         if result.returncode != 0:
             log_tail = LOG_FILE.read_text()[-2000:] if LOG_FILE.exists() else ""

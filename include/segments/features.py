@@ -29,11 +29,23 @@ def build_features(warehouse: psycopg.Connection, as_of_date: dt.date, history_d
     with warehouse.transaction():
         queries.execute(warehouse, "intermediate/int_customer_features__delete.sql", params)
         queries.execute(warehouse, "intermediate/int_customer_features__insert.sql", params)
-    (row,) = queries.fetch_all(warehouse, "intermediate/int_customer_features__summary.sql", params)
+    return summary(warehouse, as_of_date)
+
+
+def summary(warehouse: psycopg.Connection, as_of_date: dt.date) -> FeatureSummary:
+    """How many customers of the snapshot are segmented, and how many left out."""
+    (row,) = queries.fetch_all(warehouse, "intermediate/int_customer_features__summary.sql", {"as_of_date": as_of_date})
     return FeatureSummary(**row)
 
 
 def load_features(warehouse: psycopg.Connection, as_of_date: dt.date) -> pd.DataFrame:
     """The snapshot's segmentable customers, one row each, indexed by customer_id."""
     frame = queries.fetch_frame(warehouse, "intermediate/int_customer_features__select.sql", {"as_of_date": as_of_date})
+    return frame.set_index("customer_id")
+
+
+def load_feature_sample(warehouse: psycopg.Connection, as_of_date: dt.date, size: int, seed: int) -> pd.DataFrame:
+    """A seeded random sample of `size` segmentable customers, indexed by customer_id."""
+    frame = queries.fetch_frame(warehouse, "intermediate/int_customer_features__sample.sql",
+                                {"as_of_date": as_of_date, "sample_size": size, "seed": seed})
     return frame.set_index("customer_id")

@@ -6,6 +6,7 @@ re-applied exactly, in pandas or in SQL.
 
 from __future__ import annotations
 
+import datetime as dt
 import platform
 from dataclasses import dataclass, field
 
@@ -87,10 +88,11 @@ class SegmentModel:
 
 @dataclass(frozen=True)
 class PreviousSnapshot:
-    """What the previous published snapshot says: its model and its customers' segments."""
+    """What the previous published snapshot says: its model and (when loaded) its customers' segments."""
 
+    as_of_date: dt.date
     model: SegmentModel
-    assignments: pd.Series
+    assignments: pd.Series | None
 
 
 @dataclass
@@ -253,7 +255,7 @@ def fit(frame: pd.DataFrame, settings: Settings, k: int | str, previous: Previou
     )
     assignments = model.assign(frame)
     metrics = measure(scaled, assignments, model, settings)
-    if previous is not None:
+    if previous is not None and previous.assignments is not None:
         metrics.update(migration(assignments, previous.assignments))
     return FitResult(model, assignments, metrics, k_selection, len(training))
 
@@ -263,8 +265,6 @@ def measure(scaled: np.ndarray, assignments: pd.Series, model: SegmentModel, set
     labels = assignments.to_numpy()
     position = {segment_id: index for index, segment_id in enumerate(model.segment_ids)}
     own_centroids = model.centroids[[position[segment_id] for segment_id in labels]]
-    sizes = assignments.value_counts()
-    name_of = dict(zip(model.segment_ids, model.segment_names))
     return {
         "inertia": float(((scaled - own_centroids) ** 2).sum()),
         "silhouette": float(silhouette_score(
@@ -273,8 +273,7 @@ def measure(scaled: np.ndarray, assignments: pd.Series, model: SegmentModel, set
         )),
         "davies_bouldin": float(davies_bouldin_score(scaled, labels)),
         "calinski_harabasz": float(calinski_harabasz_score(scaled, labels)),
-        "segment_sizes": {name_of[segment_id]: int(sizes.get(segment_id, 0)) for segment_id in model.segment_ids},
-        "smallest_segment_share": float(sizes.reindex(list(model.segment_ids), fill_value=0).min() / len(labels)),
+        **size_metrics(assignments.value_counts().to_dict(), model),
     }
 
 
@@ -282,10 +281,27 @@ def migration(assignments: pd.Series, previous: pd.Series) -> dict:
     """How many customers present in both snapshots changed segment."""
     both = assignments.index.intersection(previous.index)
     changed = int((assignments.loc[both] != previous.loc[both]).sum())
+    return migration_metrics(int(len(both)), changed)
+
+
+def migration_metrics(customers_in_both_snapshots: int, customers_changed_segment: int) -> dict:
+    """The migration figures the quality gate reads."""
     return {
-        "customers_in_both_snapshots": int(len(both)),
-        "customers_changed_segment": changed,
-        "changed_segment_share": changed / len(both) if len(both) else 0.0,
+        "customers_in_both_snapshots": customers_in_both_snapshots,
+        "customers_changed_segment": customers_changed_segment,
+        "changed_segment_share": (
+            customers_changed_segment / customers_in_both_snapshots if customers_in_both_snapshots else 0.0
+        ),
+    }
+
+
+def size_metrics(sizes: dict[int, int], model: SegmentModel) -> dict:
+    """Segment sizes by name and the smallest segment's share, from customers per segment id."""
+    total = sum(sizes.values())
+    return {
+        "segment_sizes": {name: int(sizes.get(segment_id, 0)) for segment_id, name in
+                          zip(model.segment_ids, model.segment_names)},
+        "smallest_segment_share": min(sizes.get(segment_id, 0) for segment_id in model.segment_ids) / total,
     }
 
 

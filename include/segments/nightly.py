@@ -112,14 +112,32 @@ def features_stage(wh: psycopg.Connection, snapshot: dict) -> dict:
 
 
 def train_stage(wh: psycopg.Connection, snapshot: dict, settings: Settings) -> dict:
-    """Fit, name and identify the segments; store the model and every customer's assignment."""
+    """Fit, name and identify the segments; store the model and every customer's assignment.
+
+    Up to `max_training_customers` customers, everything happens on one DataFrame row per
+    customer. Beyond it, the model learns from a seeded sample of that size and every customer
+    is assigned inside the warehouse, in SQL, from the stored model.
+    """
     with _stage(wh, snapshot, "training", {}) as detail:
-        as_of_date = _as_of(snapshot)
-        frame = features.load_features(wh, as_of_date)
-        previous = registry.previous_snapshot(wh, as_of_date)
-        result = model.fit(frame, settings, snapshot["k"], previous)
-        registry.store(wh, snapshot["run_id"], as_of_date, result)
-        detail.update(k=result.model.k, metrics=result.metrics, table="internal.customer_assignments")
+        as_of_date, run_id = _as_of(snapshot), snapshot["run_id"]
+        customers = features.summary(wh, as_of_date).customers_segmented
+        in_memory = customers <= settings.max_training_customers
+        previous = registry.previous_snapshot(wh, as_of_date, with_assignments=in_memory)
+        if in_memory:
+            result = model.fit(features.load_features(wh, as_of_date), settings, snapshot["k"], previous)
+            registry.store(wh, run_id, as_of_date, result)
+        else:
+            sample = features.load_feature_sample(wh, as_of_date, settings.max_training_customers, settings.random_seed)
+            result = model.fit(sample, settings, snapshot["k"], previous)
+            registry.store(wh, run_id, as_of_date, result, with_assignments=False)
+            scored = registry.score_in_sql(wh, run_id, as_of_date, previous)
+            # Sizes and migration over every customer; the other metrics describe the sample.
+            result.metrics.update(model.size_metrics(scored["sizes"], result.model))
+            if "migration" in scored:
+                result.metrics.update(model.migration_metrics(**scored["migration"]))
+            registry.update_metrics(wh, run_id, result.metrics)
+        detail.update(k=result.model.k, metrics=result.metrics, scored_in="pandas" if in_memory else "sql",
+                      training_customers=result.training_customers, table="internal.customer_assignments")
     return detail
 
 

@@ -13,8 +13,10 @@ from segments import queries
 from segments.model import FitResult, PreviousSnapshot, Scaler, SegmentModel, library_versions
 
 
-def store(warehouse: psycopg.Connection, run_id: str, as_of_date: dt.date, result: FitResult) -> None:
-    """Replace the run's stored model, centroids and customer assignments."""
+def store(
+    warehouse: psycopg.Connection, run_id: str, as_of_date: dt.date, result: FitResult, with_assignments: bool = True
+) -> None:
+    """Replace the run's stored model and centroids, and the customers' assignments unless scored in SQL."""
     model = result.model
     original = model.centroids_original()
     params = {
@@ -47,9 +49,10 @@ def store(warehouse: psycopg.Connection, run_id: str, as_of_date: dt.date, resul
         queries.execute(warehouse, "intermediate/segment_model__insert.sql", params)
         with warehouse.cursor() as cursor:
             cursor.executemany(insert_centroid, centroid_rows)
-            with cursor.copy(copy_assignments) as copy:
-                for customer_id, segment_id in result.assignments.items():
-                    copy.write_row((run_id, customer_id, int(segment_id)))
+            if with_assignments:
+                with cursor.copy(copy_assignments) as copy:
+                    for customer_id, segment_id in result.assignments.items():
+                        copy.write_row((run_id, customer_id, int(segment_id)))
 
 
 def load(warehouse: psycopg.Connection, run_id: str) -> SegmentModel:
@@ -76,16 +79,41 @@ def metrics(warehouse: psycopg.Connection, run_id: str) -> dict:
     return rows[0]["metrics"]
 
 
-def previous_snapshot(warehouse: psycopg.Connection, as_of_date: dt.date) -> PreviousSnapshot | None:
-    """The latest snapshot published before `as_of_date`, with its model and assignments."""
+def previous_snapshot(
+    warehouse: psycopg.Connection, as_of_date: dt.date, with_assignments: bool = True
+) -> PreviousSnapshot | None:
+    """The latest snapshot published before `as_of_date`: its date, model and (optionally) assignments."""
     found = queries.fetch_all(warehouse, "published/previous_snapshot.sql", {"as_of_date": as_of_date})
     if not found:
         return None
     previous_date, previous_run = found[0]["as_of_date"], found[0]["run_id"]
-    assignments = queries.fetch_frame(
-        warehouse, "published/customer_segments__select_snapshot.sql", {"as_of_date": previous_date}
-    )
-    return PreviousSnapshot(
-        model=load(warehouse, previous_run),
-        assignments=pd.Series(assignments["segment_id"].to_numpy(), index=assignments["customer_id"]),
-    )
+    assignments = None
+    if with_assignments:
+        frame = queries.fetch_frame(
+            warehouse, "published/customer_segments__select_snapshot.sql", {"as_of_date": previous_date}
+        )
+        assignments = pd.Series(frame["segment_id"].to_numpy(), index=frame["customer_id"])
+    return PreviousSnapshot(as_of_date=previous_date, model=load(warehouse, previous_run), assignments=assignments)
+
+
+def score_in_sql(
+    warehouse: psycopg.Connection, run_id: str, as_of_date: dt.date, previous: PreviousSnapshot | None
+) -> dict:
+    """Assign every customer of the snapshot inside the warehouse; return sizes and migration counts."""
+    params = {"run_id": run_id, "as_of_date": as_of_date}
+    with warehouse.transaction():
+        queries.execute(warehouse, "intermediate/customer_assignments__score.sql", params)
+    sizes = {row["segment_id"]: row["customers"] for row in
+             queries.fetch_all(warehouse, "intermediate/customer_assignments__summary.sql", params)}
+    summary = {"sizes": sizes}
+    if previous is not None:
+        (moves,) = queries.fetch_all(warehouse, "intermediate/customer_assignments__migration.sql",
+                                     {**params, "previous_as_of_date": previous.as_of_date})
+        summary["migration"] = moves
+    return summary
+
+
+def update_metrics(warehouse: psycopg.Connection, run_id: str, metrics: dict) -> None:
+    """Replace a stored model's metrics."""
+    queries.execute(warehouse, "intermediate/segment_model__update_metrics.sql",
+                    {"run_id": run_id, "metrics": Jsonb(metrics)})

@@ -1,0 +1,16 @@
+-- A fixed-size, seeded random sample of a snapshot's segmentable customers, for training when
+-- there are too many to fit in memory. The hash makes the sample the same on every rerun.
+select
+    customer_id,
+    recency_days,
+    frequency_invoices,
+    monetary_revenue::float8       as monetary_revenue,
+    avg_order_revenue::float8      as avg_order_revenue,
+    items_per_order::float8        as items_per_order,
+    tenure_days,
+    return_rate::float8            as return_rate,
+    distinct_products
+from intermediate.int_customer_features
+where as_of_date = %(as_of_date)s and is_clusterable
+order by md5(customer_id || ':' || %(seed)s::text), customer_id
+limit %(sample_size)s

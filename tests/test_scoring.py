@@ -1,0 +1,51 @@
+"""Past one machine: training on a bounded sample, and assigning every customer in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from pipeline_helpers import run_stages
+from segments import registry
+from segments.features import load_features
+from segments.model import FitResult
+
+pytestmark = pytest.mark.real_data
+AS_OF = dt.date(2011, 12, 10)
+
+
+def assignments(warehouse, run_id: str) -> dict[str, int]:
+    return dict(warehouse.execute(
+        "select customer_id, segment_id from internal.customer_assignments where run_id = %s", (run_id,)).fetchall())
+
+
+def test_sql_and_pandas_assign_every_customer_to_the_same_segment(real_source, warehouse):
+    run_id = run_stages(real_source, warehouse, AS_OF)["snapshot"]["run_id"]
+    model = registry.load(warehouse, run_id)
+    registry.store(warehouse, "scored-in-sql", AS_OF, FitResult(model, pd.Series(dtype="int64"), {}),
+                   with_assignments=False)
+    registry.score_in_sql(warehouse, "scored-in-sql", AS_OF, previous=None)
+    in_pandas, in_sql = assignments(warehouse, run_id), assignments(warehouse, "scored-in-sql")
+    assert len(in_pandas) > 4_000
+    assert in_sql == in_pandas
+
+
+def test_beyond_the_threshold_training_uses_a_sample_and_every_customer_is_scored_in_sql(
+    real_source, warehouse, monkeypatch
+):
+    monkeypatch.setenv("SEGMENTS_MAX_TRAINING_CUSTOMERS", "1500")
+    run_stages(real_source, warehouse, AS_OF - dt.timedelta(days=1))
+    result = run_stages(real_source, warehouse, AS_OF)
+    trained = result["trained"]
+    assert trained["scored_in"] == "sql" and trained["training_customers"] == 1500
+    published = dict(warehouse.execute(
+        "select customer_id, segment_id from segments.customer_segments where as_of_date = %s", (AS_OF,)).fetchall())
+    assert len(published) == result["featured"]["customers_segmented"]
+    model = registry.load(warehouse, result["snapshot"]["run_id"])
+    assert model.assign(load_features(warehouse, AS_OF)).to_dict() == published
+    metrics = trained["metrics"]
+    assert sum(metrics["segment_sizes"].values()) == len(published)
+    assert metrics["customers_in_both_snapshots"] > 4_000
+    assert {name for name in metrics["segment_sizes"]} == {"VIP Premium", "Core Regular", "Entry-Level"}

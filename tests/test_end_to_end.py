@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -30,9 +34,10 @@ def test_real_data_gives_the_three_seed_segments_and_reruns_are_idempotent(real_
     customers = published(warehouse, "customer_segments", AS_OF)
     assert 4_250 <= len(customers) <= 4_400
     run = warehouse.execute(
-        "select as_of_date, k, lines_in_snapshot, customers_segmented from segments.segmentation_runs"
+        "select as_of_date, k, lines_in_snapshot, customers_segmented, report_path from segments.segmentation_runs"
     ).fetchall()
-    assert run == [(AS_OF, 3, 541_909, len(customers))]
+    assert run[0][:4] == (AS_OF, 3, 541_909, len(customers))
+    assert Path(run[0][4]).name == "report.html" and Path(run[0][4]).exists()
     current = warehouse.execute("select count(*), min(as_of_date) from segments.customer_segments_current").fetchone()
     assert current == (len(customers), AS_OF)
 
@@ -41,3 +46,10 @@ def test_real_data_gives_the_three_seed_segments_and_reruns_are_idempotent(real_
     assert published(warehouse, "segment_profiles", AS_OF) == list(profiles.values())
     assert warehouse.execute("select count(*) from segments.segmentation_runs").fetchone()[0] == 1
     assert warehouse.execute("select count(*) from raw.invoice_lines").fetchone()[0] == 541_909
+
+
+@pytest.mark.real_data
+def test_airflow_dags_test_command_publishes_the_given_date(real_source, warehouse):
+    command = [sys.executable, "-m", "airflow", "dags", "test", "customer_segmentation", "2011-12-10"]
+    subprocess.run(command, env=dict(os.environ), check=True, capture_output=True, text=True)
+    assert warehouse.execute("select as_of_date from segments.segmentation_runs").fetchall() == [(AS_OF,)]

@@ -169,6 +169,7 @@ def report_stage(wh: psycopg.Connection, snapshot: dict, settings: Settings) -> 
 
     with _stage(wh, snapshot, "report", {}) as detail:
         path = report.build_report(wh, _as_of(snapshot), settings.reports_dir)
+        warehouse.record_report(wh, snapshot["run_id"], _as_of(snapshot), path)
         detail["report_path"] = str(path)
     return detail
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -35,6 +36,12 @@ def record_stage(
         queries.execute(warehouse, "setup/run_attempt__upsert.sql", {
             "run_id": run_id, "as_of_date": as_of_date, "stage": stage, "status": status, "detail": Jsonb(detail),
         })
+
+
+def record_report(warehouse: psycopg.Connection, run_id: str, as_of_date: dt.date, path: Path) -> None:
+    """Keep the report's path with the published run."""
+    queries.execute(warehouse, "published/segmentation_runs__set_report_path.sql",
+                    {"run_id": run_id, "as_of_date": as_of_date, "report_path": str(path)})
 
 
 def stage_seconds(warehouse: psycopg.Connection, run_id: str) -> dict[str, float]:

@@ -63,6 +63,7 @@ comment on column segments.segmentation_runs.customers_segmented is 'Customers w
 comment on column segments.segmentation_runs.customers_excluded is 'Customers with lines but no net purchase (for example only returns), not segmented.';
 comment on column segments.segmentation_runs.customers_changed_segment is 'Customers in both this and the previous snapshot whose segment changed.';
 comment on column segments.segmentation_runs.stage_seconds is 'Seconds per pipeline stage (JSON object).';
+comment on column segments.segmentation_runs.report_path is 'Where the snapshot''s HTML report was written (null until the report task has run).';
 comment on column segments.segmentation_runs.published_at is 'When the snapshot was published (UTC).';
 
 comment on table segments.line_accounting is 'Every invoice line accounted for: lines per class and reason, for the run''s extract window (scope extracted) and for all lines the snapshot rests on (scope snapshot).';

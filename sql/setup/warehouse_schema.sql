@@ -188,6 +188,9 @@ create table if not exists segments.segmentation_runs (
     published_at               timestamptz not null default now()
 );
 
+-- Added after the first release: existing warehouses gain the column in place.
+alter table segments.segmentation_runs add column if not exists report_path text;
+
 create table if not exists segments.line_accounting (
     as_of_date       date not null,
     scope            text not null,

@@ -38,14 +38,10 @@ def summary(warehouse: psycopg.Connection, as_of_date: dt.date) -> FeatureSummar
     return FeatureSummary(**row)
 
 
-def load_features(warehouse: psycopg.Connection, as_of_date: dt.date) -> pd.DataFrame:
-    """The snapshot's segmentable customers, one row each, indexed by customer_id."""
-    frame = queries.fetch_frame(warehouse, "intermediate/int_customer_features__select.sql", {"as_of_date": as_of_date})
-    return frame.set_index("customer_id")
-
-
-def load_feature_sample(warehouse: psycopg.Connection, as_of_date: dt.date, size: int, seed: int) -> pd.DataFrame:
-    """A seeded random sample of `size` segmentable customers, indexed by customer_id."""
-    frame = queries.fetch_frame(warehouse, "intermediate/int_customer_features__sample.sql",
-                                {"as_of_date": as_of_date, "sample_size": size, "seed": seed})
+def load_features(
+    warehouse: psycopg.Connection, as_of_date: dt.date, sample_size: int | None = None, seed: int = 0
+) -> pd.DataFrame:
+    """The snapshot's segmentable customers (all, or a seeded sample of `sample_size`), indexed by customer_id."""
+    frame = queries.fetch_frame(warehouse, "intermediate/int_customer_features__select.sql",
+                                {"as_of_date": as_of_date, "sample_size": sample_size, "seed": seed})
     return frame.set_index("customer_id")

@@ -66,12 +66,14 @@ def warehouse_url() -> str:
 
 def ensure_airflow_metadata() -> None:
     """Create or upgrade Airflow's metadata database when it is not at the installed version."""
-    url = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg://", "postgresql://")
-    try:
-        with psycopg.connect(url) as conn:
-            migrated = conn.execute("select to_regclass('public.alembic_version') is not null").fetchone()[0]
-    except psycopg.OperationalError as error:
-        raise RuntimeError(f"Cannot reach Airflow's metadata database: {error}") from error
+    url = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    migrated = False
+    if url.startswith("postgresql"):
+        try:
+            with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+                migrated = conn.execute("select to_regclass('public.alembic_version') is not null").fetchone()[0]
+        except psycopg.OperationalError as error:
+            raise RuntimeError(f"Cannot reach Airflow's metadata database: {error}") from error
     if not migrated:
         print("Preparing Airflow's metadata database (first run only)...", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL)

@@ -124,10 +124,11 @@ def train_stage(wh: psycopg.Connection, snapshot: dict, settings: Settings) -> d
         in_memory = customers <= settings.max_training_customers
         previous = registry.previous_snapshot(wh, as_of_date, with_assignments=in_memory)
         if in_memory:
-            result = model.fit(features.load_features(wh, as_of_date), settings, snapshot["k"], previous)
+            frame = features.load_features(wh, as_of_date, seed=settings.random_seed)
+            result = model.fit(frame, settings, snapshot["k"], previous)
             registry.store(wh, run_id, as_of_date, result)
         else:
-            sample = features.load_feature_sample(wh, as_of_date, settings.max_training_customers, settings.random_seed)
+            sample = features.load_features(wh, as_of_date, settings.max_training_customers, settings.random_seed)
             result = model.fit(sample, settings, snapshot["k"], previous)
             registry.store(wh, run_id, as_of_date, result, with_assignments=False)
             scored = registry.score_in_sql(wh, run_id, as_of_date, previous)

@@ -1,4 +1,6 @@
--- The segmentable customers of one snapshot: the only rows pandas ever sees.
+-- The segmentable customers of one snapshot: the only rows pandas ever sees. With a sample size,
+-- a seeded random sample of that many (for training when there are too many to hold in memory);
+-- without one (null), all of them. The hash order makes both the same on every rerun.
 select
     customer_id,
     recency_days,
@@ -11,4 +13,5 @@ select
     distinct_products
 from intermediate.int_customer_features
 where as_of_date = %(as_of_date)s and is_clusterable
-order by customer_id
+order by md5(customer_id || ':' || %(seed)s::text), customer_id
+limit %(sample_size)s

@@ -29,6 +29,7 @@ def build_features(warehouse: psycopg.Connection, as_of_date: dt.date, history_d
     with warehouse.transaction():
         queries.execute(warehouse, "intermediate/int_customer_features__delete.sql", params)
         queries.execute(warehouse, "intermediate/int_customer_features__insert.sql", params)
+    queries.execute(warehouse, "intermediate/analyze_customer_features.sql")
     return summary(warehouse, as_of_date)
 
 

@@ -53,6 +53,7 @@ def store(
                 with cursor.copy(copy_assignments) as copy:
                     for customer_id, segment_id in result.assignments.items():
                         copy.write_row((run_id, customer_id, int(segment_id)))
+    queries.execute(warehouse, "intermediate/analyze_customer_assignments.sql")
 
 
 def load(warehouse: psycopg.Connection, run_id: str) -> SegmentModel:
@@ -103,6 +104,7 @@ def score_in_sql(
     params = {"run_id": run_id, "as_of_date": as_of_date}
     with warehouse.transaction():
         queries.execute(warehouse, "intermediate/customer_assignments__score.sql", params)
+    queries.execute(warehouse, "intermediate/analyze_customer_assignments.sql")
     sizes = {row["segment_id"]: row["customers"] for row in
              queries.fetch_all(warehouse, "intermediate/customer_assignments__summary.sql", params)}
     summary = {"sizes": sizes}

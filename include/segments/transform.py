@@ -48,4 +48,5 @@ def refresh_window(warehouse: psycopg.Connection, window: ExtractWindow, setting
         for model in WINDOW_MODELS:
             queries.execute(warehouse, f"intermediate/{model}__delete.sql", params)
             queries.execute(warehouse, f"intermediate/{model}__insert.sql", params)
+    queries.execute(warehouse, "intermediate/analyze_window_models.sql")
     return [LineCount(**row) for row in queries.fetch_all(warehouse, "intermediate/window_line_counts.sql", params)]

@@ -7,7 +7,9 @@ create schema if not exists intermediate;
 create schema if not exists internal;
 create schema if not exists segments;
 
-create table if not exists raw.invoice_lines (
+-- Unlogged: a crash empties it, and the next run, finding no high-water mark, re-extracts all
+-- history and rebuilds every incremental model from it. In exchange, bulk loads skip the WAL.
+create unlogged table if not exists raw.invoice_lines (
     invoice_no     text,
     stock_code     text,
     description    text,
@@ -21,7 +23,8 @@ create table if not exists raw.invoice_lines (
 );
 create index if not exists raw_invoice_lines_invoice_date_idx on raw.invoice_lines (invoice_date);
 
-create table if not exists intermediate.int_invoice_lines_classified (
+-- Unlogged like raw.invoice_lines, from which it is rebuilt.
+create unlogged table if not exists intermediate.int_invoice_lines_classified (
     invoice_no       text,
     stock_code       text,
     customer_id      text,

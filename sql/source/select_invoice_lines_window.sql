@@ -13,4 +13,4 @@ copy (
     from {source_table}
     where (invoice_date >= %(window_start)s and invoice_date < %(window_end)s)
        or invoice_date is null
-) to stdout
+) to stdout (format binary)

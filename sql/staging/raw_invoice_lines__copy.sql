@@ -1,3 +1,3 @@
 copy raw.invoice_lines (
     invoice_no, stock_code, description, quantity, invoice_date, unit_price, customer_id, country, extract_run_id
-) from stdin
+) from stdin (format binary)

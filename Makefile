@@ -8,7 +8,7 @@ AS_OF ?=
 DEMO_LINES ?= 300000
 DEMO_CUSTOMERS ?= 4000
 
-.PHONY: setup demo test browser db-start db-stop clean airflow airflow-stop
+.PHONY: setup demo test browser bench db-start db-stop clean airflow airflow-stop
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required (set PYTHON=/path/to/python3.11)")'
@@ -52,3 +52,7 @@ airflow: db-start ## a local Airflow (api-server, scheduler, dag-processor, trig
 
 airflow-stop: setup
 	$(BIN)/segments airflow stop
+
+SIZES ?= 1000000,10000000
+bench: db-start ## benchmark: pipeline vs the notebook approach on synthetic histories (writes .local/bench/)
+	$(BIN)/python -m segments.bench --sizes $(SIZES)

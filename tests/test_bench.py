@@ -1,0 +1,66 @@
+"""`make bench` on a tiny size: every measure is taken for real and reported."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from segments import bench, nightly, server
+
+SOURCE_DB = "test_bench_source"
+WAREHOUSE_DB = "test_bench_warehouse"
+
+
+def test_bench_reports_every_measure(tmp_path):
+    out = tmp_path / "bench"
+    status = bench.main([
+        "--sizes", "20000", "--customers", "500", "--out", str(out),
+        "--source-db", SOURCE_DB, "--warehouse-db", WAREHOUSE_DB, "--no-airflow",
+    ])
+
+    report = json.loads((out / "bench.json").read_text())
+    (record,) = report["sizes"]
+    assert status == 0, record["errors"]
+    markdown = (out / "bench.md").read_text()
+    assert (out / "bench.png").read_bytes().startswith(b"\x89PNG")
+
+    for name, _ in bench.measure_rows():
+        assert f"| {name} |" in markdown, f"measure {name!r} missing from bench.md"
+    table_rows = [line for line in markdown.splitlines() if line.startswith("| ") and "|" in line[2:]]
+    assert not any("| failed" in row for row in table_rows), markdown
+    assert "skipped (--no-airflow)" in markdown
+
+    assert 19_000 <= record["data"]["history_lines"] <= 21_000
+    assert record["data"]["incremental_day_lines"] > 0
+    stages = {stage for stage in bench.PIPELINE_STAGES if stage != "report" or hasattr(nightly, "report_stage")}
+    for part in ("full", "nightly"):
+        assert set(record[part]["stages"]) == stages, record[part]
+        assert all(seconds >= 0 for seconds in record[part]["stages"].values())
+        assert record[part]["peak_rss_mib"] > 0
+    assert record["full"]["lines_extracted"] == record["data"]["history_lines"]
+    # The nightly run re-reads the look-back days plus the new one, not the whole history.
+    nightly_lines = record["nightly"]["lines_extracted"]
+    assert record["data"]["incremental_day_lines"] <= nightly_lines < record["full"]["lines_extracted"]
+    assert set(record["notebook"]["steps"]) == set(bench.NOTEBOOK_STEPS)
+    assert record["notebook"]["lines_read"] == record["data"]["history_lines"]
+    assert record["notebook"]["peak_rss_mib"] > 0
+
+    derived = record["derived"]
+    for key in ("full_total_s", "nightly_total_s", "notebook_total_s", "extract_lines_per_s",
+                "nightly_over_notebook_time", "nightly_over_notebook_memory", "full_over_notebook_time"):
+        assert isinstance(derived[key], (int, float)) and derived[key] > 0, key
+
+    agreement = record["agreement"]
+    ari = agreement["adjusted_rand_index"]
+    assert isinstance(ari, float) and not math.isnan(ari) and -1.0 <= ari <= 1.0
+    assert 0.0 <= agreement["agreement_share"] <= 1.0
+    assert agreement["customers_both"] > 0
+
+    statuses = {target["status"] for target in report["targets"]}
+    assert statuses <= {"PASS", "FAIL", "(pass)", "(fail)", "n/a"}
+    assert "## Targets" in markdown
+
+    # The benchmark's databases are its own, and gone afterwards.
+    with server.psycopg.connect(server.url("postgres")) as conn:
+        names = {row[0] for row in conn.execute("select datname from pg_database")}
+    assert not names & {SOURCE_DB, WAREHOUSE_DB}

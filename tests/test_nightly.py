@@ -188,3 +188,17 @@ def test_customers_without_net_purchase_are_counted_not_clustered(real_source, w
         "select customers_segmented, customers_excluded, (select count(*) from segments.customer_segments) "
         "from segments.segmentation_runs").fetchone()
     assert segmented == (featured["customers_segmented"], featured["customers_excluded"], featured["customers_segmented"])
+
+
+def test_a_reloaded_source_is_re_extracted_in_full(real_source, warehouse):
+    run_stages(real_source, warehouse, dt.date(2011, 12, 5))
+    # The shop's history changes far behind the look-back (here: a reload without its first month).
+    real_source.execute("delete from retail.invoice_lines where invoice_date < '2011-01-01'")
+    result = run_stages(real_source, warehouse, dt.date(2011, 12, 6))
+    assert result["extracted"]["window_start"] == "1900-01-01", "history changed: everything is re-read"
+    in_source = real_source.execute(
+        "select count(*) from retail.invoice_lines where invoice_date < '2011-12-06'").fetchone()[0]
+    assert warehouse.execute("select count(*) from raw.invoice_lines").fetchone()[0] == in_source
+    assert warehouse.execute(
+        "select lines_in_snapshot from segments.segmentation_runs where as_of_date = '2011-12-06'"
+    ).fetchone()[0] == in_source

@@ -9,6 +9,7 @@ re-reads only the days just before it. The window is replaced as a whole in one 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from dataclasses import asdict, dataclass
 
@@ -16,6 +17,8 @@ import psycopg
 
 from segments import queries
 from segments.errors import SourceError
+
+log = logging.getLogger(__name__)
 
 SOURCE_COLUMNS = ("invoice_no", "stock_code", "description", "quantity", "invoice_date", "unit_price", "customer_id", "country")
 # A window start before any real invoice: a full refresh re-reads all history before D.
@@ -45,17 +48,40 @@ class ExtractResult:
 
 
 def plan_window(
-    warehouse: psycopg.Connection, as_of_date: dt.date, lookback_days: int, full_refresh: bool
+    warehouse: psycopg.Connection,
+    source: psycopg.Connection,
+    source_table: str,
+    as_of_date: dt.date,
+    lookback_days: int,
+    full_refresh: bool,
 ) -> ExtractWindow:
-    """Choose the days to re-read for snapshot `as_of_date`."""
+    """Choose the days to re-read for snapshot `as_of_date`.
+
+    Before trusting the high-water mark, the lines older than the window are counted on both
+    sides: if the source has more or fewer (lines arrived later than the look-back, or the
+    source was reloaded), all history is re-read instead, so that no line is ever missed.
+    """
+    full_history = ExtractWindow(BEGINNING_OF_HISTORY, as_of_date)
+    check_source(source, source_table, full_history)
     if full_refresh:
-        return ExtractWindow(BEGINNING_OF_HISTORY, as_of_date)
+        return full_history
     (row,) = queries.fetch_all(warehouse, "staging/raw_high_water_mark.sql")
     high_water_mark = row["high_water_mark"]
     if high_water_mark is None:
-        return ExtractWindow(BEGINNING_OF_HISTORY, as_of_date)
+        return full_history
     resume_day = min(high_water_mark.date(), as_of_date)
-    return ExtractWindow(resume_day - dt.timedelta(days=lookback_days), as_of_date)
+    window = ExtractWindow(resume_day - dt.timedelta(days=lookback_days), as_of_date)
+    (in_source,) = queries.fetch_all(source, "source/count_lines_before.sql", window.params(),
+                                     identifiers={"source_table": source_table})
+    (in_warehouse,) = queries.fetch_all(warehouse, "staging/raw_count_lines_before.sql", window.params())
+    if in_source["lines"] != in_warehouse["lines"]:
+        log.warning(
+            "The source has %s lines dated before %s but the warehouse extracted %s: history changed "
+            "(late lines or a reload). Re-extracting all history before %s.",
+            in_source["lines"], window.start, in_warehouse["lines"], as_of_date,
+        )
+        return full_history
+    return window
 
 
 def check_source(source: psycopg.Connection, source_table: str, window: ExtractWindow) -> dt.datetime:
@@ -98,11 +124,10 @@ def extract(
     (copy_out,) = queries.statements("source/select_invoice_lines_window.sql")
     (copy_in,) = queries.statements("staging/raw_invoice_lines__copy.sql")
     params = {**window.params(), "run_id": run_id}
-    # One consistent snapshot of the source for the checks and the copy, and one warehouse
-    # transaction: all of the window or none of it.
+    # One consistent snapshot of the source for the copy, and one warehouse transaction: all of
+    # the window or none of it. (plan_window has checked the source.)
     with source.transaction(), warehouse.transaction():
         queries.execute(source, "source/snapshot_transaction.sql")
-        check_source(source, source_table, window)
         queries.execute(warehouse, "setup/lock_warehouse_writes.sql")
         queries.execute(warehouse, "staging/raw_invoice_lines__delete.sql", window.params())
         with source.cursor() as reader, warehouse.cursor() as writer:

@@ -82,7 +82,9 @@ def extract_stage(source: psycopg.Connection, wh: psycopg.Connection, snapshot: 
     """Prepare the warehouse and copy the re-read window of source lines into it."""
     warehouse.ensure_schema(wh)
     with _stage(wh, snapshot, "extract", {}) as detail:
-        window = extracting.plan_window(wh, _as_of(snapshot), snapshot["lookback_days"], snapshot["full_refresh"])
+        window = extracting.plan_window(
+            wh, source, settings.source_table, _as_of(snapshot), snapshot["lookback_days"], snapshot["full_refresh"]
+        )
         result = extracting.extract(source, wh, window, snapshot["run_id"], settings.source_table)
         detail.update(result.as_dict())
     return detail

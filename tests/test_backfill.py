@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from browser import ARTIFACTS_DIR, assert_real_screenshot, browser_page
 from conftest import fresh_database, restore_real_source
@@ -97,7 +98,9 @@ def pick(page, day: dt.date) -> None:
     page.get_by_text("Select date and time").first.click()
     page.get_by_placeholder("YYYY/MM/DD").fill(day.strftime("%Y/%m/%d"))
     page.get_by_placeholder("HH:mm").fill("02:00")
-    page.keyboard.press("Escape")
+    # Close the picker by clicking elsewhere in the dialog: Escape may close the dialog itself.
+    page.get_by_text("Reprocess Behavior").click()
+    page.get_by_placeholder("YYYY/MM/DD").wait_for(state="detached")
 
 
 def test_backfill_from_the_ui_publishes_each_date_point_in_time(airflow, expected_customers):
@@ -107,13 +110,17 @@ def test_backfill_from_the_ui_publishes_each_date_point_in_time(airflow, expecte
         page.get_by_label("Password").fill(airflow_stack.admin_password())
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_selector("text=Dags", timeout=30_000)
-        for _ in range(30):  # the dag-processor parses the DAG shortly after start-up
+        trigger = page.get_by_role("button", name="Trigger").first
+        for _ in range(12):  # the dag-processor parses the DAG shortly after start-up
             page.goto(f"{airflow['url']}/dags/customer_segmentation")
-            if page.get_by_role("button", name="Trigger").count():
+            try:
+                trigger.wait_for(timeout=5000)
                 break
-            page.wait_for_timeout(2000)
-        page.get_by_role("button", name="Trigger").first.click()
+            except PlaywrightTimeout:
+                continue
+        trigger.click()
         page.get_by_text("Backfill", exact=True).click()
+        page.get_by_text("Select date and time").first.wait_for()
         pick(page, FIRST)
         pick(page, LAST)
         page.get_by_text("All Runs", exact=True).click()

@@ -9,13 +9,19 @@ customer segments built only from invoice lines dated before D 00:00.
 2. **aggregates**: classifies every extracted line (purchase, return, non-product, no customer,
    duplicate, or quarantined as invalid) and refreshes the per-customer daily aggregates.
 3. **features**: per-customer recency, frequency, monetary value and more, in SQL.
-4. **training**: K-Means on log-scaled features, segments named and matched to the previous snapshot.
-5. **quality_gate**: refuses a model with a tiny segment, a poor silhouette or mass migration.
-6. **publish**: replaces snapshot D in the `segments` schema in one transaction.
-7. **report**: writes the snapshot's HTML report and charts (shown on the Customer segments page).
+4. **wait_for_earlier_run**: while the DAG run of the day before is queued or running, waits for it,
+   so that a backfill publishes its dates in order, each continuing the one before.
+5. **training**: K-Means on log-scaled features, segments named and matched to the predecessor
+   (the snapshot of the day before, when published; otherwise a fresh start).
+6. **quality_gate**: refuses a model with a tiny segment, a poor silhouette or mass migration, a
+   jump by orders of magnitude from the predecessor, or a rerun that would shrink a published date.
+7. **publish**: replaces snapshot D in the `segments` schema in one transaction.
+8. **report**: writes the snapshot's HTML report and charts (shown on the Customer segments page).
 
 **On call**: a failed run publishes nothing; the previous snapshot stays current. Reruns and
-backfills are safe (idempotent, point-in-time). The failure log starts with a summary paragraph.
+backfills are safe in any order and overlapping (idempotent, point-in-time): a snapshot depends
+only on the source before D and on its predecessor. Dates in the future are refused. The failure
+log starts with a summary paragraph.
 """
 
 from __future__ import annotations
@@ -37,9 +43,12 @@ published_segments = Asset(name="segments.customer_segments")
 @dag(
     dag_id="customer_segmentation",
     schedule=CronTriggerTimetable(f"{int(minute)} {int(hour)} * * *", timezone=settings.timezone),
-    start_date=dt.datetime(2010, 12, 1),
+    # Any retailer's history, from any year: a run before start_date would run no task at all.
+    start_date=dt.datetime(1970, 1, 1),
     catchup=False,
-    max_active_runs=1,
+    # Order and isolation come from the pipeline itself (wait_for_earlier_run, run-scoped
+    # tables, the warehouse write lock), not from this limit, which backfills ignore anyway.
+    max_active_runs=16,
     doc_md=__doc__,
     tags=["segments", "customers", "nightly"],
     default_args={
@@ -57,7 +66,12 @@ published_segments = Asset(name="segments.customer_segments")
     params={
         "k": Param(settings.k, type="string", enum=["auto", "2", "3", "4", "5", "6", "7", "8"],
                    description="Number of segments, or auto (best silhouette among 2 to 8)."),
-        "full_refresh": Param(False, type="boolean", description="Re-extract all history before the snapshot date."),
+        "full_refresh": Param(False, type="boolean",
+                              description="Re-extract all history before the snapshot date (also allows a rerun to shrink "
+                                          "the date's published snapshot)."),
+        "force": Param(False, type="boolean",
+                       description="Publish even if this rerun shrinks the date's published snapshot by more than "
+                                   f"{settings.max_republish_shrink_share:.0%} of its customers."),
         "lookback_days": Param(settings.lookback_days, type="integer", minimum=0, maximum=365,
                                description="Recent days re-read on every run to catch late or corrected lines."),
         "history_days": Param(None, type=["null", "integer"], minimum=30, maximum=36500,
@@ -92,7 +106,16 @@ def customer_segmentation():
         from segments import db, nightly
 
         with db.connect(WAREHOUSE_CONN_ID) as warehouse:
-            return nightly.features_stage(warehouse, snapshot)
+            return nightly.features_stage(warehouse, snapshot, settings)
+
+    @task.sensor(poke_interval=settings.predecessor_poke_seconds, timeout=settings.predecessor_wait_seconds, mode="poke")
+    def wait_for_earlier_run(snapshot: dict) -> bool:
+        from segments import nightly
+
+        previous = get_current_context()["ti"].get_previous_dagrun()
+        if previous is None:
+            return True
+        return not nightly.earlier_run_blocks(previous.logical_date, previous.state, snapshot["as_of_date"], settings)
 
     @task
     def training(snapshot: dict) -> dict:
@@ -126,10 +149,11 @@ def customer_segmentation():
     extracted = extract(snapshot)
     aggregated = aggregates(snapshot, extracted)
     featured = features(snapshot)
+    waited = wait_for_earlier_run(snapshot)
     trained = training(snapshot)
     gated = quality_gate(snapshot)
     published = publish(snapshot, extracted, featured)
-    aggregated >> featured >> trained >> gated >> published >> report(snapshot)
+    aggregated >> featured >> waited >> trained >> gated >> published >> report(snapshot)
 
 
 customer_segmentation()

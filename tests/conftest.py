@@ -25,6 +25,8 @@ os.environ["AIRFLOW_CONN_SEGMENT_WAREHOUSE"] = server.url(TEST_WAREHOUSE)
 os.environ.setdefault("SEGMENTS_TASK_RETRIES", "0")
 os.environ.setdefault("SEGMENTS_REPORTS_DIR", tempfile.mkdtemp(prefix="segments-test-reports-"))
 local.configure()
+# Every test may run the DAG (`dag.test()` needs Airflow's tables), whichever file runs first.
+local.ensure_airflow_metadata()
 
 
 def real_data_path() -> Path:

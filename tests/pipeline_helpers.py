@@ -15,7 +15,7 @@ def run_stages(source, warehouse, as_of: dt.date, settings: Settings | None = No
     snapshot = nightly.resolve_snapshot(now, now, f"test__{as_of}", params, settings)
     extracted = nightly.extract_stage(source, warehouse, snapshot, settings)
     aggregated = nightly.transform_stage(warehouse, snapshot, extracted, settings)
-    featured = nightly.features_stage(warehouse, snapshot)
+    featured = nightly.features_stage(warehouse, snapshot, settings)
     results = {"snapshot": snapshot, "extracted": extracted, "aggregated": aggregated, "featured": featured}
     if publish:
         results["trained"] = nightly.train_stage(warehouse, snapshot, settings)

@@ -117,7 +117,7 @@ def test_same_data_gives_the_same_ids_and_names(real_source, warehouse):
 def test_stored_model_rescores_every_customer_exactly(real_source, warehouse):
     result = run_stages(real_source, warehouse, dt.date(2011, 12, 10))
     model = registry.load(warehouse, result["snapshot"]["run_id"])
-    frame = load_features(warehouse, dt.date(2011, 12, 10))
+    frame = load_features(warehouse, result["snapshot"]["run_id"])
     stored = dict(warehouse.execute(
         "select customer_id, segment_id from segments.customer_segments where as_of_date = '2011-12-10'").fetchall())
     assert model.assign(frame).to_dict() == stored
@@ -190,15 +190,20 @@ def test_customers_without_net_purchase_are_counted_not_clustered(real_source, w
     assert segmented == (featured["customers_segmented"], featured["customers_excluded"], featured["customers_segmented"])
 
 
-def test_a_reloaded_source_is_re_extracted_in_full(real_source, warehouse):
+def test_changed_history_is_re_extracted_day_by_day(real_source, warehouse):
     run_stages(real_source, warehouse, dt.date(2011, 12, 5))
+    changed_days = real_source.execute(
+        "select count(distinct invoice_date::date) from retail.invoice_lines where invoice_date < '2011-01-01'"
+    ).fetchone()[0]
     # The shop's history changes far behind the look-back (here: a reload without its first month).
     real_source.execute("delete from retail.invoice_lines where invoice_date < '2011-01-01'")
-    result = run_stages(real_source, warehouse, dt.date(2011, 12, 6))
-    assert result["extracted"]["window_start"] == "1900-01-01", "history changed: everything is re-read"
+    result = run_stages(real_source, warehouse, dt.date(2011, 12, 6), force=True)
+    assert result["extracted"]["changed_days_reextracted"] == changed_days, "only the days that changed are re-read"
+    assert result["extracted"]["window_start"] == "2011-12-01", "the window itself is the usual one"
     in_source = real_source.execute(
         "select count(*) from retail.invoice_lines where invoice_date < '2011-12-06'").fetchone()[0]
     assert warehouse.execute("select count(*) from raw.invoice_lines").fetchone()[0] == in_source
     assert warehouse.execute(
-        "select lines_in_snapshot from segments.segmentation_runs where as_of_date = '2011-12-06'"
-    ).fetchone()[0] == in_source
+        "select lines_in_snapshot, changed_days_reextracted from segments.segmentation_runs "
+        "where as_of_date = '2011-12-06'"
+    ).fetchone() == (in_source, changed_days)

@@ -44,7 +44,7 @@ def test_beyond_the_threshold_training_uses_a_sample_and_every_customer_is_score
         "select customer_id, segment_id from segments.customer_segments where as_of_date = %s", (AS_OF,)).fetchall())
     assert len(published) == result["featured"]["customers_segmented"]
     model = registry.load(warehouse, result["snapshot"]["run_id"])
-    assert model.assign(load_features(warehouse, AS_OF)).to_dict() == published
+    assert model.assign(load_features(warehouse, result["snapshot"]["run_id"])).to_dict() == published
     metrics = trained["metrics"]
     assert sum(metrics["segment_sizes"].values()) == len(published)
     assert metrics["customers_in_both_snapshots"] > 4_000

@@ -227,7 +227,7 @@ def worker_pipeline(spec: dict) -> dict:
         snapshot = nightly.resolve_snapshot(now, now, spec["run_id"], {}, settings)
         extracted = timed("extract", nightly.extract_stage, source, warehouse, snapshot, settings)
         timed("aggregates", nightly.transform_stage, warehouse, snapshot, extracted, settings)
-        featured = timed("features", nightly.features_stage, warehouse, snapshot)
+        featured = timed("features", nightly.features_stage, warehouse, snapshot, settings)
         trained = timed("training", nightly.train_stage, warehouse, snapshot, settings)
         result.update(
             lines_extracted=extracted["lines_extracted"],

@@ -97,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from segments import runner
 
     return runner.run_dag(args.as_of, {
-        "k": str(args.k), "full_refresh": args.full_refresh,
+        "k": str(args.k), "full_refresh": args.full_refresh, "force": args.force,
         "lookback_days": args.lookback_days, "history_days": args.history_days,
     })
 
@@ -205,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--as-of", type=_date, help="snapshot date (default: the day after the newest source line)")
     run_parser.add_argument("--k", default=settings.k, help="number of segments (2-8) or auto")
     run_parser.add_argument("--full-refresh", action="store_true", help="re-extract all history before the date")
+    run_parser.add_argument("--force", action="store_true",
+                            help="publish even if this rerun shrinks the date's published snapshot a lot")
     run_parser.add_argument("--lookback-days", type=int, default=settings.lookback_days)
     run_parser.add_argument("--history-days", type=int, default=None)
     run_parser.set_defaults(handler=cmd_run)

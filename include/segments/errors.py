@@ -15,3 +15,19 @@ class SourceError(PermanentError):
 
 class QualityGateError(PermanentError):
     """The fitted model failed the quality gate and was not published."""
+
+
+class InsufficientDataError(PermanentError, ValueError):
+    """The data cannot give a snapshot (too few customers, nothing to segment); nothing was published."""
+
+
+class SnapshotDateError(PermanentError, ValueError):
+    """The snapshot date is not one the pipeline may publish (in the future); nothing has been done."""
+
+
+class LockTimeoutError(RuntimeError):
+    """Another run held the warehouse write lock too long; a retry later may succeed."""
+
+
+class RunConflictError(RuntimeError):
+    """Another run of the same snapshot date is in progress; this one did nothing."""

@@ -1,9 +1,15 @@
 """Incremental extract: source invoice lines into the warehouse's raw layer, streamed with COPY.
 
-The window re-read for snapshot D is [high-water mark day - look-back, D): everything newer than
-what was already extracted, plus a few recent days to pick up late or corrected lines. Runs
-skipped for days are therefore caught up by the next one, and a backfill of an earlier date
-re-reads only the days just before it. The window is replaced as a whole in one transaction.
+Snapshot D re-reads the window [high-water mark day - look-back, D): everything newer than what
+was already extracted, plus a few recent days to pick up late or corrected lines. Days before
+the window are verified instead of re-read: the source's per-day line count and checksum must
+equal the fingerprints kept when each day was extracted, and every day that differs (changed
+prices, late or deleted lines, a reload) is re-read too. Runs skipped for days are caught up by
+the next one; a backfill of an earlier date re-reads only the days just before it.
+
+Every day whose raw lines change is queued in `internal.pending_days`; the aggregates stage
+rebuilds the models of exactly those days. Everything happens in one transaction under the
+warehouse write lock, so concurrent runs see either all of an extract or none of it.
 """
 
 from __future__ import annotations
@@ -11,11 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import psycopg
 
-from segments import queries
+from segments import queries, warehouse as warehouse_state
 from segments.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -23,11 +30,12 @@ log = logging.getLogger(__name__)
 SOURCE_COLUMNS = ("invoice_no", "stock_code", "description", "quantity", "invoice_date", "unit_price", "customer_id", "country")
 # A window start before any real invoice: a full refresh re-reads all history before D.
 BEGINNING_OF_HISTORY = dt.date(1900, 1, 1)
+DAY = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
 class ExtractWindow:
-    """Days [start, end) re-read from the source; end is the snapshot date."""
+    """Days [start, end); for the re-read window, end is the snapshot date."""
 
     start: dt.date
     end: dt.date
@@ -41,51 +49,35 @@ class ExtractResult:
     window_start: dt.date
     window_end: dt.date
     lines_extracted: int
+    changed_days_reextracted: int
+    newest_source_line: dt.datetime
     seconds: float
 
     def as_dict(self) -> dict:
-        return {key: value.isoformat() if isinstance(value, dt.date) else value for key, value in asdict(self).items()}
+        return {
+            key: value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
+            for key, value in asdict(self).items()
+        }
 
 
-def plan_window(
-    warehouse: psycopg.Connection,
-    source: psycopg.Connection,
-    source_table: str,
-    as_of_date: dt.date,
-    lookback_days: int,
-    full_refresh: bool,
-) -> ExtractWindow:
-    """Choose the days to re-read for snapshot `as_of_date`.
+def day_ranges(days: Iterable[dt.date]) -> list[ExtractWindow]:
+    """Consecutive days folded into [start, end) ranges, in order."""
+    ranges: list[ExtractWindow] = []
+    for day in sorted(set(days)):
+        if ranges and ranges[-1].end == day:
+            ranges[-1] = ExtractWindow(ranges[-1].start, day + DAY)
+        else:
+            ranges.append(ExtractWindow(day, day + DAY))
+    return ranges
 
-    Before trusting the high-water mark, the lines older than the window are counted on both
-    sides: if the source has more or fewer (lines arrived later than the look-back, or the
-    source was reloaded), all history is re-read instead, so that no line is ever missed.
+
+def check_source(
+    source: psycopg.Connection, source_table: str, as_of_date: dt.date, max_staleness_days: int
+) -> dt.datetime:
+    """Refuse a source that lost columns, has no lines before the snapshot, or stopped long before it.
+
+    Returns the newest source line dated before the snapshot.
     """
-    full_history = ExtractWindow(BEGINNING_OF_HISTORY, as_of_date)
-    check_source(source, source_table, full_history)
-    if full_refresh:
-        return full_history
-    (row,) = queries.fetch_all(warehouse, "staging/raw_high_water_mark.sql")
-    high_water_mark = row["high_water_mark"]
-    if high_water_mark is None:
-        return full_history
-    resume_day = min(high_water_mark.date(), as_of_date)
-    window = ExtractWindow(resume_day - dt.timedelta(days=lookback_days), as_of_date)
-    (in_source,) = queries.fetch_all(source, "source/count_lines_before.sql", window.params(),
-                                     identifiers={"source_table": source_table})
-    (in_warehouse,) = queries.fetch_all(warehouse, "staging/raw_count_lines_before.sql", window.params())
-    if in_source["lines"] != in_warehouse["lines"]:
-        log.warning(
-            "The source has %s lines dated before %s but the warehouse extracted %s: history changed "
-            "(late lines or a reload). Re-extracting all history before %s.",
-            in_source["lines"], window.start, in_warehouse["lines"], as_of_date,
-        )
-        return full_history
-    return window
-
-
-def check_source(source: psycopg.Connection, source_table: str, window: ExtractWindow) -> dt.datetime:
-    """Refuse a source that lost columns or has no lines before the snapshot; return its newest line."""
     schema_name, table_name = source_table.split(".", 1)
     present = {row["column_name"] for row in queries.fetch_all(
         source, "source/source_columns.sql", {"schema_name": schema_name, "table_name": table_name}
@@ -102,38 +94,112 @@ def check_source(source: psycopg.Connection, source_table: str, window: ExtractW
             "Nothing was extracted or published; fix the source schema and rerun."
         )
     (row,) = queries.fetch_all(
-        source, "source/newest_line_before.sql", window.params(), identifiers={"source_table": source_table}
+        source, "source/newest_line_before.sql", {"window_end": as_of_date}, identifiers={"source_table": source_table}
     )
-    if row["newest_invoice_date"] is None:
+    newest = row["newest_invoice_date"]
+    if newest is None:
         raise SourceError(
-            f"Source table {source_table} has no invoice lines dated before {window.end}. "
-            "Nothing was published; load data or choose a later date."
+            f"Source table {source_table} has no invoice lines dated before {as_of_date}: there is nothing to "
+            "segment for that date. Nothing was published; load data or choose a later date."
         )
-    return row["newest_invoice_date"]
+    silent_days = (as_of_date - newest.date()).days
+    if silent_days > max_staleness_days:
+        raise SourceError(
+            f"The source's newest line before {as_of_date} is dated {newest:%Y-%m-%d}, {silent_days:,} days earlier "
+            f"(about {silent_days / 365.25:.1f} years): the shop has had no sales since, or the source stopped "
+            "syncing, so a snapshot for this date would be meaningless. Nothing was published. Backfill dates "
+            "inside the source's history instead, or raise SEGMENTS_MAX_SOURCE_STALENESS_DAYS "
+            f"(now {max_staleness_days}) if the shop really was closed that long."
+        )
+    return newest
+
+
+def changed_days(
+    source: psycopg.Connection, warehouse: psycopg.Connection, source_table: str, before: dt.date
+) -> list[dt.date]:
+    """Days before `before` whose lines in the source differ from what was extracted (count or checksum)."""
+    params = {"before": before}
+    in_source = {row["invoice_day"]: (row["lines"], row["checksum"]) for row in queries.fetch_all(
+        source, "source/day_fingerprints_before.sql", params, identifiers={"source_table": source_table})}
+    extracted = {row["invoice_day"]: (row["lines"], row["checksum"]) for row in queries.fetch_all(
+        warehouse, "staging/extracted_day_fingerprints_before.sql", params)}
+    return sorted(day for day in in_source.keys() | extracted.keys() if in_source.get(day) != extracted.get(day))
+
+
+def plan(
+    source: psycopg.Connection,
+    warehouse: psycopg.Connection,
+    source_table: str,
+    as_of_date: dt.date,
+    lookback_days: int,
+    full_refresh: bool,
+) -> tuple[ExtractWindow, list[dt.date]]:
+    """The re-read window for snapshot `as_of_date`, and the earlier days that changed in the source."""
+    full_history = ExtractWindow(BEGINNING_OF_HISTORY, as_of_date)
+    if full_refresh:
+        return full_history, []
+    (row,) = queries.fetch_all(warehouse, "staging/extracted_high_water_mark.sql")
+    if row["high_water_mark"] is None:
+        return full_history, []
+    resume_day = min(row["high_water_mark"], as_of_date)
+    window = ExtractWindow(resume_day - dt.timedelta(days=lookback_days), as_of_date)
+    changed = changed_days(source, warehouse, source_table, window.start)
+    if changed:
+        log.warning(
+            "%s day(s) before %s changed in the source since they were extracted (first %s, last %s): "
+            "re-extracting them.", len(changed), window.start, changed[0], changed[-1],
+        )
+    return window, changed
+
+
+def _copy_range(
+    source: psycopg.Connection, warehouse: psycopg.Connection, days: ExtractWindow, with_undated: bool,
+    run_id: str, source_table: str,
+) -> int:
+    """Replace one range of days in raw.invoice_lines with the source's lines, COPY to COPY."""
+    (copy_out,) = queries.statements("source/select_invoice_lines_window.sql")
+    (copy_in,) = queries.statements("staging/raw_invoice_lines__copy.sql")
+    params = {**days.params(), "with_undated": with_undated}
+    queries.execute(warehouse, "staging/pending_days__queue_extracted.sql", params)
+    queries.execute(warehouse, "staging/raw_invoice_lines__delete.sql", params)
+    with source.cursor() as reader, warehouse.cursor() as writer:
+        with reader.copy(queries.compose(copy_out, {"source_table": source_table}), {**params, "run_id": run_id}) as rows_out:
+            with writer.copy(copy_in) as rows_in:
+                for block in rows_out:
+                    rows_in.write(block)
+        lines = writer.rowcount
+    queries.execute(warehouse, "staging/extracted_days__refresh.sql", {**params, "run_id": run_id})
+    queries.execute(warehouse, "staging/pending_days__queue_extracted.sql", params)
+    return lines
 
 
 def extract(
     source: psycopg.Connection,
     warehouse: psycopg.Connection,
-    window: ExtractWindow,
+    as_of_date: dt.date,
+    lookback_days: int,
+    full_refresh: bool,
     run_id: str,
     source_table: str,
+    max_staleness_days: int,
+    lock_timeout_seconds: int,
 ) -> ExtractResult:
-    """Replace the window's lines in raw.invoice_lines with the source's, streaming COPY to COPY."""
+    """Bring raw.invoice_lines up to date with the source for every day before `as_of_date`."""
     started = time.perf_counter()
-    (copy_out,) = queries.statements("source/select_invoice_lines_window.sql")
-    (copy_in,) = queries.statements("staging/raw_invoice_lines__copy.sql")
-    params = {**window.params(), "run_id": run_id}
-    # One consistent snapshot of the source for the copy, and one warehouse transaction: all of
-    # the window or none of it. (plan_window has checked the source.)
+    # One consistent snapshot of the source, and one warehouse transaction: all of it or none.
     with source.transaction(), warehouse.transaction():
         queries.execute(source, "source/snapshot_transaction.sql")
-        queries.execute(warehouse, "setup/lock_warehouse_writes.sql")
-        queries.execute(warehouse, "staging/raw_invoice_lines__delete.sql", window.params())
-        with source.cursor() as reader, warehouse.cursor() as writer:
-            with reader.copy(queries.compose(copy_out, {"source_table": source_table}), params) as rows_out:
-                with writer.copy(copy_in) as rows_in:
-                    for block in rows_out:
-                        rows_in.write(block)
-            lines = writer.rowcount
-    return ExtractResult(window.start, window.end, lines, round(time.perf_counter() - started, 3))
+        newest = check_source(source, source_table, as_of_date, max_staleness_days)
+        warehouse_state.lock_shared_models(warehouse, run_id, "extract", lock_timeout_seconds)
+        window, changed = plan(source, warehouse, source_table, as_of_date, lookback_days, full_refresh)
+        lines = _copy_range(source, warehouse, window, True, run_id, source_table)
+        for days in day_ranges(changed):
+            lines += _copy_range(source, warehouse, days, False, run_id, source_table)
+    return ExtractResult(window.start, window.end, lines, len(changed), newest, round(time.perf_counter() - started, 3))
+
+
+def lines_dated_after(source: psycopg.Connection, source_table: str, moment: dt.datetime) -> int:
+    """Source lines dated after `moment` (business-local time): not sales yet, whatever they are."""
+    (row,) = queries.fetch_all(source, "source/count_lines_dated_after.sql", {"moment": moment},
+                               identifiers={"source_table": source_table})
+    return row["lines"]

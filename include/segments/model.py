@@ -16,6 +16,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
+from segments.errors import InsufficientDataError
 from segments.settings import Settings
 
 TOP_NAME = "VIP Premium"
@@ -93,6 +94,14 @@ class PreviousSnapshot:
     as_of_date: dt.date
     model: SegmentModel
     assignments: pd.Series | None
+
+
+@dataclass(frozen=True)
+class SnapshotTotals:
+    """What a snapshot publishes, in two numbers: segmented customers and their net revenue."""
+
+    customers: int
+    revenue: float
 
 
 @dataclass
@@ -231,7 +240,7 @@ def fit(frame: pd.DataFrame, settings: Settings, k: int | str, previous: Previou
     """Fit the segmentation of one snapshot's customers and measure it."""
     features = settings.model_features
     if len(frame) < 10 * (8 if k == "auto" else int(k)):
-        raise ValueError(
+        raise InsufficientDataError(
             f"Only {len(frame)} customers have a net purchase: too few to segment into k={k}. "
             "Load more history or choose a later date."
         )
@@ -305,9 +314,39 @@ def size_metrics(sizes: dict[int, int], model: SegmentModel) -> dict:
     }
 
 
-def quality_failures(metrics: dict, settings: Settings) -> list[str]:
-    """Reasons this model must not be published; empty when it passes the gate."""
+def quality_failures(
+    metrics: dict,
+    settings: Settings,
+    totals: SnapshotTotals,
+    predecessor: SnapshotTotals | None = None,
+    published: SnapshotTotals | None = None,
+    force: bool = False,
+) -> list[str]:
+    """Reasons this snapshot must not be published; empty when it passes the gate.
+
+    Besides the model's own quality: against its predecessor, customers or revenue must not jump
+    by `max_jump_factor` in either direction (a unit error, a price typo, a half-loaded source);
+    against the snapshot already published for the same date, a rerun must not drop more than
+    `max_republish_shrink_share` of its customers unless `force` says it is intended.
+    """
     failures = []
+    if predecessor is not None:
+        for measure, unit in (("customers", "customers"), ("revenue", "of revenue")):
+            before, after = getattr(predecessor, measure), getattr(totals, measure)
+            if before > 0 and after > 0 and max(after / before, before / after) >= settings.max_jump_factor:
+                failures.append(
+                    f"{measure} would go from {before:,.0f} to {after:,.0f} {unit} in one step from the predecessor "
+                    f"(a factor of {max(after / before, before / after):,.1f}, limit {settings.max_jump_factor:g}): "
+                    "check the source for unit, price or loading errors"
+                )
+    if published is not None and not force:
+        shrink = 1 - totals.customers / published.customers if published.customers else 0.0
+        if shrink > settings.max_republish_shrink_share:
+            failures.append(
+                f"republishing would shrink this date's snapshot from {published.customers:,} to {totals.customers:,} "
+                f"customers ({shrink:.1%}, limit {settings.max_republish_shrink_share:.0%}); if that is intended "
+                "(the source really lost history), rerun with force=true (`segments run --force`)"
+            )
     if metrics["smallest_segment_share"] < settings.min_segment_share:
         failures.append(
             f"smallest segment holds {metrics['smallest_segment_share']:.1%} of customers, "

@@ -17,10 +17,13 @@ import psycopg
 
 from segments import extract as extracting
 from segments import features, model, publish, registry, transform, warehouse
-from segments.errors import InvalidParameterError, QualityGateError
+from segments.errors import InsufficientDataError, InvalidParameterError, QualityGateError, SnapshotDateError
 from segments.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# DAG run states of a run that has not finished yet.
+UNFINISHED_RUN_STATES = ("queued", "running")
 
 
 def snapshot_date(logical_date: dt.datetime | None, run_after: dt.datetime, timezone: str) -> dt.date:
@@ -30,6 +33,11 @@ def snapshot_date(logical_date: dt.datetime | None, run_after: dt.datetime, time
     """
     moment = logical_date if logical_date is not None else run_after
     return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+def business_now(settings: Settings) -> dt.datetime:
+    """The current wall-clock time in the business timezone, as the shop's tills record it (naive)."""
+    return dt.datetime.now(ZoneInfo(settings.timezone)).replace(tzinfo=None)
 
 
 def resolve_snapshot(
@@ -42,14 +50,39 @@ def resolve_snapshot(
     history_days = params.get("history_days")
     if history_days is not None and not 30 <= int(history_days) <= 36_500:
         raise InvalidParameterError(f"history_days must be empty or from 30 to 36500, got {history_days}.")
+    as_of_date = snapshot_date(logical_date, run_after, settings.timezone)
+    started_at = business_now(settings)
+    if as_of_date > started_at.date():
+        raise SnapshotDateError(
+            f"Snapshot {as_of_date} is in the future (today is {started_at.date()} in {settings.timezone}); "
+            "a snapshot describes what was known on its date, so it can only be published once that day has "
+            "come. Nothing was done; choose today or an earlier date."
+        )
     return {
-        "as_of_date": snapshot_date(logical_date, run_after, settings.timezone).isoformat(),
+        "as_of_date": as_of_date.isoformat(),
         "run_id": run_id,
+        "started_at": started_at.isoformat(),
         "k": _parse_k(params.get("k", settings.k)),
         "lookback_days": lookback_days,
         "history_days": None if history_days is None else int(history_days),
         "full_refresh": bool(params.get("full_refresh", False)),
+        "force": bool(params.get("force", False)),
     }
+
+
+def earlier_run_blocks(previous_logical_date: dt.datetime | None, previous_state: str | None,
+                       as_of_date: str, settings: Settings) -> bool:
+    """Whether a run must wait for the DAG run before it (by logical date) to finish.
+
+    It must while that run is queued or running and its snapshot could be this one's
+    predecessor: then every date of a backfill continues the snapshot of the date before it,
+    exactly as sequential nightly runs do, however many runs Airflow starts at once.
+    """
+    if previous_logical_date is None or previous_state not in UNFINISHED_RUN_STATES:
+        return False
+    previous_as_of = snapshot_date(previous_logical_date, previous_logical_date, settings.timezone)
+    gap_days = (dt.date.fromisoformat(as_of_date) - previous_as_of).days
+    return 0 <= gap_days <= settings.predecessor_max_gap_days
 
 
 def _parse_k(value: int | str) -> int | str:
@@ -79,59 +112,90 @@ def _stage(wh: psycopg.Connection, snapshot: dict, name: str, detail: dict) -> I
 
 
 def extract_stage(source: psycopg.Connection, wh: psycopg.Connection, snapshot: dict, settings: Settings) -> dict:
-    """Prepare the warehouse and copy the re-read window of source lines into it."""
-    warehouse.ensure_schema(wh)
+    """Prepare the warehouse and bring its raw lines up to date with the source for every day before D."""
+    warehouse.ensure_schema(wh, settings)
     with _stage(wh, snapshot, "extract", {}) as detail:
-        window = extracting.plan_window(
-            wh, source, settings.source_table, _as_of(snapshot), snapshot["lookback_days"], snapshot["full_refresh"]
+        result = extracting.extract(
+            source, wh, _as_of(snapshot), snapshot["lookback_days"], snapshot["full_refresh"], snapshot["run_id"],
+            settings.source_table, settings.max_source_staleness_days, settings.lock_timeout_seconds,
         )
-        result = extracting.extract(source, wh, window, snapshot["run_id"], settings.source_table)
         detail.update(result.as_dict())
+        future = extracting.lines_dated_after(source, settings.source_table, dt.datetime.fromisoformat(snapshot["started_at"]))
+        detail["source_lines_dated_after_run"] = future
+        if future:
+            log.warning("%s source lines are dated after this run started (%s): they belong to no snapshot "
+                        "until their date comes; check the shop's clock or test data.", future, snapshot["started_at"])
     return detail
 
 
 def transform_stage(wh: psycopg.Connection, snapshot: dict, extracted: dict, settings: Settings) -> dict:
-    """Classify the window's lines and refresh the daily aggregates for its days."""
+    """Classify the lines of every changed day and rebuild their daily aggregates."""
     window = _window(extracted)
     with _stage(wh, snapshot, "aggregates", {}) as detail:
-        counts = transform.refresh_window(wh, window, settings)
+        with wh.transaction():
+            warehouse.lock_shared_models(wh, snapshot["run_id"], "aggregates", settings.lock_timeout_seconds)
+            detail["days_rebuilt"] = transform.refresh_pending_days(wh, settings)
+            unclassified = transform.unclassified_lines(wh, window)
+            counts = transform.window_line_counts(wh, window)
+        transform.analyze(wh)
+        if unclassified:
+            raise RuntimeError(
+                f"{unclassified} extracted lines of {window.start}..{window.end} are not classified exactly once; "
+                "the aggregates are inconsistent. Rerun the date with full_refresh=true."
+            )
         detail["line_counts"] = [count.__dict__ for count in counts]
         detail["lines_classified"] = sum(count.lines for count in counts)
-    if detail["lines_classified"] != extracted["lines_extracted"]:
-        raise RuntimeError(
-            f"{extracted['lines_extracted']} lines were extracted but {detail['lines_classified']} classified; "
-            "a concurrent run may have rewritten the window. Rerun this date."
-        )
     return detail
 
 
-def features_stage(wh: psycopg.Connection, snapshot: dict) -> dict:
-    """Compute the snapshot's per-customer features in SQL."""
+def features_stage(wh: psycopg.Connection, snapshot: dict, settings: Settings) -> dict:
+    """Compute the snapshot's per-customer features in SQL, as this run's own rows.
+
+    Under the write lock, any day another run extracted but has not aggregated yet is rebuilt
+    first, so the features always read complete aggregates, however runs interleave.
+    """
     with _stage(wh, snapshot, "features", {}) as detail:
-        summary = features.build_features(wh, _as_of(snapshot), snapshot["history_days"])
-        detail.update(summary.__dict__, table="intermediate.int_customer_features")
+        with wh.transaction():
+            warehouse.lock_shared_models(wh, snapshot["run_id"], "features", settings.lock_timeout_seconds)
+            days_rebuilt = transform.refresh_pending_days(wh, settings)
+            summary = features.build_features(wh, snapshot["run_id"], _as_of(snapshot), snapshot["history_days"])
+        if days_rebuilt:
+            transform.analyze(wh)
+        features.analyze(wh)
+        detail.update(summary.__dict__, days_rebuilt=days_rebuilt, table="intermediate.int_customer_features")
+        if summary.customers_segmented == 0:
+            raise InsufficientDataError(
+                f"No customer has a net purchase before {snapshot['as_of_date']} "
+                f"({summary.customers_excluded} customers have only returns, guest or excluded lines): there is "
+                "nothing to segment. Nothing was published; choose a later date or check the source's customer ids."
+            )
     return detail
 
 
 def train_stage(wh: psycopg.Connection, snapshot: dict, settings: Settings) -> dict:
     """Fit, name and identify the segments; store the model and every customer's assignment.
 
+    The model continues the snapshot's predecessor (warm start, segment ids, migration) when one
+    was published at most `predecessor_max_gap_days` before; otherwise it starts afresh.
     Up to `max_training_customers` customers, everything happens on one DataFrame row per
     customer. Beyond it, the model learns from a seeded sample of that size and every customer
     is assigned inside the warehouse, in SQL, from the stored model.
     """
     with _stage(wh, snapshot, "training", {}) as detail:
         as_of_date, run_id = _as_of(snapshot), snapshot["run_id"]
-        customers = features.summary(wh, as_of_date).customers_segmented
+        customers = features.summary(wh, run_id).customers_segmented
         in_memory = customers <= settings.max_training_customers
-        previous = registry.previous_snapshot(wh, as_of_date, with_assignments=in_memory)
+        previous = registry.predecessor(wh, as_of_date, settings.predecessor_max_gap_days, with_assignments=in_memory)
+        predecessor = {"predecessor_as_of_date": previous.as_of_date.isoformat() if previous else None}
         if in_memory:
-            frame = features.load_features(wh, as_of_date, seed=settings.random_seed)
+            frame = features.load_features(wh, run_id, seed=settings.random_seed)
             result = model.fit(frame, settings, snapshot["k"], previous)
+            result.metrics.update(predecessor)
             registry.store(wh, run_id, as_of_date, result)
         else:
-            sample = features.load_features(wh, as_of_date, settings.max_training_customers, settings.random_seed)
+            sample = features.load_features(wh, run_id, settings.max_training_customers, settings.random_seed)
             result = model.fit(sample, settings, snapshot["k"], previous)
+            result.metrics.update(predecessor)
             registry.store(wh, run_id, as_of_date, result, with_assignments=False)
             scored = registry.score_in_sql(wh, run_id, as_of_date, previous)
             # Sizes and migration over every customer; the other metrics describe the sample.
@@ -145,24 +209,41 @@ def train_stage(wh: psycopg.Connection, snapshot: dict, settings: Settings) -> d
 
 
 def gate_stage(wh: psycopg.Connection, snapshot: dict, settings: Settings) -> dict:
-    """Refuse to publish a model that fails the configured checks."""
+    """Refuse to publish a snapshot that fails the configured checks."""
     metrics = registry.metrics(wh, snapshot["run_id"])
-    failures = model.quality_failures(metrics, settings)
+    predecessor_date = metrics.get("predecessor_as_of_date")
+    failures = model.quality_failures(
+        metrics, settings,
+        totals=registry.run_totals(wh, snapshot["run_id"]),
+        predecessor=registry.snapshot_totals(wh, dt.date.fromisoformat(predecessor_date)) if predecessor_date else None,
+        published=registry.snapshot_totals(wh, _as_of(snapshot)),
+        force=snapshot.get("force", False) or snapshot["full_refresh"],
+    )
     if failures:
         reason = "; ".join(failures)
         warehouse.record_stage(wh, snapshot["run_id"], _as_of(snapshot), "quality_gate", "refused", {"reason": reason})
-        raise QualityGateError(f"Model for {snapshot['as_of_date']} refused by the quality gate: {reason}.")
-    warehouse.record_stage(wh, snapshot["run_id"], _as_of(snapshot), "quality_gate", "success", {"seconds": 0.0})
+        raise QualityGateError(f"Snapshot {snapshot['as_of_date']} refused by the quality gate: {reason}.")
+    warehouse.record_stage(wh, snapshot["run_id"], _as_of(snapshot), "quality_gate", "success",
+                           {"seconds": 0.0, "predecessor_as_of_date": predecessor_date})
     return {"passed": True}
 
 
 def publish_stage(wh: psycopg.Connection, snapshot: dict, extracted: dict, featured: dict) -> dict:
-    """Replace the snapshot in the published tables, atomically."""
+    """Replace the snapshot in the published tables, atomically.
+
+    A retry after a publish that committed (its acknowledgement lost with the connection) finds
+    its own run published and succeeds without writing again.
+    """
     with _stage(wh, snapshot, "publishing", {}) as detail:
+        detail.update(table="segments.customer_segments", as_of_date=snapshot["as_of_date"])
+        if publish.published_by(wh, _as_of(snapshot)) == snapshot["run_id"]:
+            detail["already_published"] = True
+            return detail
         seconds = warehouse.stage_seconds(wh, snapshot["run_id"])
         summary = features.FeatureSummary(featured["customers_segmented"], featured["customers_excluded"])
-        publish.publish(wh, snapshot["run_id"], _as_of(snapshot), _window(extracted), summary, seconds)
-        detail.update(table="segments.customer_segments", as_of_date=snapshot["as_of_date"])
+        facts = publish.ExtractFacts(_window(extracted), extracted["changed_days_reextracted"],
+                                     extracted["source_lines_dated_after_run"])
+        publish.publish(wh, snapshot["run_id"], _as_of(snapshot), facts, summary, seconds)
     return detail
 
 

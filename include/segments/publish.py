@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -21,11 +22,26 @@ PUBLISHED_TABLES = (
 )
 
 
+@dataclass(frozen=True)
+class ExtractFacts:
+    """What the run's extract found, for the run record."""
+
+    window: ExtractWindow
+    changed_days_reextracted: int
+    source_lines_dated_after_run: int
+
+
+def published_by(warehouse: psycopg.Connection, as_of_date: dt.date) -> str | None:
+    """The run whose snapshot is published for `as_of_date`, if any."""
+    rows = queries.fetch_all(warehouse, "published/snapshot_run.sql", {"as_of_date": as_of_date})
+    return rows[0]["run_id"] if rows else None
+
+
 def publish(
     warehouse: psycopg.Connection,
     run_id: str,
     as_of_date: dt.date,
-    window: ExtractWindow,
+    extracted: ExtractFacts,
     customers: FeatureSummary,
     stage_seconds: dict[str, float],
 ) -> None:
@@ -33,7 +49,9 @@ def publish(
     params = {
         "run_id": run_id,
         "as_of_date": as_of_date,
-        **window.params(),
+        **extracted.window.params(),
+        "changed_days_reextracted": extracted.changed_days_reextracted,
+        "source_lines_dated_after_run": extracted.source_lines_dated_after_run,
         "customers_segmented": customers.customers_segmented,
         "customers_excluded": customers.customers_excluded,
         "stage_seconds": Jsonb(stage_seconds),
@@ -42,4 +60,11 @@ def publish(
         for table in PUBLISHED_TABLES:
             queries.execute(warehouse, f"published/{table}__delete.sql", params)
             queries.execute(warehouse, f"published/{table}__insert.sql", params)
+        (written,) = queries.fetch_all(warehouse, "published/customer_segments__count.sql", params)
+        if written["customers"] != customers.customers_segmented:
+            # The run's features or assignments went missing underneath it: publish nothing.
+            raise RuntimeError(
+                f"Publishing {as_of_date} would write {written['customers']:,} customers, but run {run_id} segmented "
+                f"{customers.customers_segmented:,}; nothing was published. Rerun the date."
+            )
         queries.execute(warehouse, "published/segmentation_runs__upsert.sql", params)

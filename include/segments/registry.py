@@ -10,7 +10,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from segments import queries
-from segments.model import FitResult, PreviousSnapshot, Scaler, SegmentModel, library_versions
+from segments.model import FitResult, PreviousSnapshot, Scaler, SegmentModel, SnapshotTotals, library_versions
 
 
 def store(
@@ -80,11 +80,17 @@ def metrics(warehouse: psycopg.Connection, run_id: str) -> dict:
     return rows[0]["metrics"]
 
 
-def previous_snapshot(
-    warehouse: psycopg.Connection, as_of_date: dt.date, with_assignments: bool = True
+def predecessor(
+    warehouse: psycopg.Connection, as_of_date: dt.date, max_gap_days: int, with_assignments: bool = True
 ) -> PreviousSnapshot | None:
-    """The latest snapshot published before `as_of_date`: its date, model and (optionally) assignments."""
-    found = queries.fetch_all(warehouse, "published/previous_snapshot.sql", {"as_of_date": as_of_date})
+    """The snapshot `as_of_date` continues: the latest published at most `max_gap_days` before it.
+
+    Its date, model and (optionally) assignments; None means a fresh start. Bounding the gap is
+    what makes a rerun give the same snapshot after backfills of distant dates.
+    """
+    found = queries.fetch_all(warehouse, "published/predecessor_snapshot.sql", {
+        "as_of_date": as_of_date, "earliest_as_of_date": as_of_date - dt.timedelta(days=max_gap_days),
+    })
     if not found:
         return None
     previous_date, previous_run = found[0]["as_of_date"], found[0]["run_id"]
@@ -113,6 +119,18 @@ def score_in_sql(
                                      {**params, "previous_as_of_date": previous.as_of_date})
         summary["migration"] = moves
     return summary
+
+
+def snapshot_totals(warehouse: psycopg.Connection, as_of_date: dt.date) -> SnapshotTotals | None:
+    """Customers and revenue of a published snapshot; None when the date is not published."""
+    rows = queries.fetch_all(warehouse, "published/snapshot_totals.sql", {"as_of_date": as_of_date})
+    return SnapshotTotals(**rows[0]) if rows else None
+
+
+def run_totals(warehouse: psycopg.Connection, run_id: str) -> SnapshotTotals:
+    """Customers and revenue the run would publish."""
+    (row,) = queries.fetch_all(warehouse, "intermediate/int_customer_features__totals.sql", {"run_id": run_id})
+    return SnapshotTotals(**row)
 
 
 def update_metrics(warehouse: psycopg.Connection, run_id: str, metrics: dict) -> None:

@@ -44,12 +44,15 @@ PROFILE_HEADERS = {
 
 def profiles_table(conn: psycopg.Connection, as_of_date: dt.date | None) -> str:
     """The segment profiles of a snapshot (default: the current one), as an aligned table."""
-    if as_of_date is None:
-        current = warehouse.current_snapshot(conn)
-        if current is None:
-            return "No snapshot published yet: run `segments run` first."
-        as_of_date = current["as_of_date"]
-    rows = queries.fetch_all(conn, "published/segment_profiles__select.sql", {"as_of_date": as_of_date})
+    try:
+        if as_of_date is None:
+            current = warehouse.current_snapshot(conn)
+            if current is None:
+                return "No snapshot published yet: run `segments run` first."
+            as_of_date = current["as_of_date"]
+        rows = queries.fetch_all(conn, "published/segment_profiles__select.sql", {"as_of_date": as_of_date})
+    except psycopg.errors.UndefinedTable:
+        return "No snapshot published yet (the warehouse has no published tables): run `segments run` first."
     if not rows:
         return f"No snapshot published for {as_of_date}."
     table = [

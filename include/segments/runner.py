@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
 from segments import db, local, queries, report
-from segments.settings import PROJECT_ROOT, Settings
+from segments.errors import RunConflictError
+from segments.settings import LOCAL_DIR, PROJECT_ROOT, Settings
 
 DAG_ID = "customer_segmentation"
+RUN_LOCKS_DIR = LOCAL_DIR / "run-locks"
 
 
 def default_as_of() -> dt.date:
-    """The day after the newest source line: the first snapshot that sees all of the source."""
+    """The day after the newest source line (the first snapshot that sees all of it), at most today."""
     with db.connect_url(local.source_url()) as conn:
         (row,) = queries.fetch_all(
             conn, "source/newest_line_before.sql", {"window_end": dt.datetime.max},
@@ -21,7 +27,8 @@ def default_as_of() -> dt.date:
         )
     if row["newest_invoice_date"] is None:
         raise RuntimeError("The source has no invoice lines: run `segments load PATH` or `segments generate` first.")
-    return row["newest_invoice_date"].date() + dt.timedelta(days=1)
+    today = dt.datetime.now(ZoneInfo(Settings().timezone)).date()
+    return min(row["newest_invoice_date"].date() + dt.timedelta(days=1), today)
 
 
 def load_dag():
@@ -34,21 +41,63 @@ def load_dag():
     return bag.dags[DAG_ID]
 
 
+@contextmanager
+def _only_run_of_the_date(as_of: dt.date) -> Iterator[None]:
+    """Refuse a second local run of the same date while one runs: `airflow dags test` would delete
+    the first one's DAG run under it."""
+    RUN_LOCKS_DIR.mkdir(parents=True, exist_ok=True)
+    with open(RUN_LOCKS_DIR / f"{as_of}.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RunConflictError(
+                f"A run of snapshot {as_of} is already in progress here ({holder}); this one did nothing. "
+                "Wait for it to finish (`segments status` shows its stages), then rerun if needed."
+            ) from None
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+
+
 def run(as_of: dt.date, conf: dict | None = None) -> str:
-    """Run every task of the DAG for snapshot `as_of` (as `airflow dags test`); return the run's state."""
+    """Run every task of the DAG for snapshot `as_of` (as `airflow dags test`); return the run's state.
+
+    A run in which no task ran (a date Airflow would not schedule) is reported as such, never as
+    a success.
+    """
     logical_date = dt.datetime.combine(as_of, dt.time(), ZoneInfo(Settings().timezone))
-    dag_run = load_dag().test(logical_date=logical_date, run_conf=conf or {})
+    with _only_run_of_the_date(as_of):
+        dag_run = load_dag().test(logical_date=logical_date, run_conf=conf or {})
+    states = {str(ti.state) for ti in dag_run.get_task_instances()}
+    if states <= {"None"}:
+        return "no task ran"
     return str(dag_run.state)
 
 
 def run_dag(as_of: dt.date | None, conf: dict) -> int:
     """Run the DAG for one date and print the published profiles; exit status 1 if it failed."""
     as_of = as_of or default_as_of()
+    today = dt.datetime.now(ZoneInfo(Settings().timezone)).date()
+    if as_of > today:
+        print(f"Snapshot {as_of} is in the future (today is {today} in {Settings().timezone}); nothing was run. "
+              "Choose today or an earlier date.", file=sys.stderr)
+        return 1
     print(f"Running {DAG_ID} for snapshot {as_of} ...", file=sys.stderr)
     state = run(as_of, conf)
+    if state == "no task ran":
+        print(f"\nNo task ran for {as_of}: Airflow did not schedule that date, so nothing was published.",
+              file=sys.stderr)
+        return 1
+    if state != "success":
+        print(f"\nThe run for {as_of} ended {state}; nothing of it was published. The task log above starts "
+              "its failure with a summary of what went wrong and what to do.", file=sys.stderr)
+        return 1
     with db.connect_url(local.warehouse_url()) as conn:
-        if state != "success":
-            print(f"\nThe run for {as_of} ended {state}; see the task log above.", file=sys.stderr)
-            return 1
         print(report.profiles_table(conn, as_of))
     return 0

@@ -65,12 +65,31 @@ class Settings:
     silhouette_sample_size: int = field(default_factory=lambda: int(_env("SILHOUETTE_SAMPLE", "5000")))
     # Lines with an absolute quantity at or above this are typing errors, not orders.
     max_abs_quantity: int = field(default_factory=lambda: int(_env("MAX_ABS_QUANTITY", "10000")))
+    # Lines priced at or above this per unit (in the source's currency) are typing errors too.
+    max_unit_price: float = field(default_factory=lambda: float(_env("MAX_UNIT_PRICE", "100000")))
+    # The predecessor of snapshot D, whose segment ids and centroids D continues, is the latest
+    # snapshot published at most this many days before D; none (a fresh start) beyond that.
+    # With 1, a snapshot depends only on the source and the snapshot of the day before.
+    predecessor_max_gap_days: int = field(default_factory=lambda: int(_env("PREDECESSOR_MAX_GAP_DAYS", "1")))
+    # A snapshot whose newest source line is older than this many days describes a shop that
+    # stopped selling (or a source that stopped syncing): refused instead of published.
+    # How often, and how long at most, a run checks whether the run of the day before has finished.
+    predecessor_poke_seconds: int = field(default_factory=lambda: int(_env("PREDECESSOR_POKE_SECONDS", "3")))
+    predecessor_wait_seconds: int = field(default_factory=lambda: int(_env("PREDECESSOR_WAIT_SECONDS", "21600")))
+    max_source_staleness_days: int = field(default_factory=lambda: int(_env("MAX_SOURCE_STALENESS_DAYS", "60")))
     # Quality gate.
     min_segment_share: float = field(default_factory=lambda: float(_env("MIN_SEGMENT_SHARE", "0.02")))
     min_silhouette: float = field(default_factory=lambda: float(_env("MIN_SILHOUETTE", "0.20")))
     max_migration_share: float = field(default_factory=lambda: float(_env("MAX_MIGRATION_SHARE", "0.25")))
+    # Customers or revenue growing or shrinking by this factor from the predecessor: not a real night.
+    max_jump_factor: float = field(default_factory=lambda: float(_env("MAX_JUMP_FACTOR", "10")))
+    # Republishing a date with this share fewer customers than it had needs `force`.
+    max_republish_shrink_share: float = field(default_factory=lambda: float(_env("MAX_REPUBLISH_SHRINK_SHARE", "0.20")))
     # Above this many customers, training uses a bounded sample and scoring happens in SQL.
     max_training_customers: int = field(default_factory=lambda: int(_env("MAX_TRAINING_CUSTOMERS", "200000")))
+    # How long a run waits for another run's hold on the shared warehouse tables: long enough for
+    # a full extract of a large history, short enough that a stuck run is noticed.
+    lock_timeout_seconds: int = field(default_factory=lambda: int(_env("LOCK_TIMEOUT_SECONDS", "1800")))
     # Transient failures (a dropped connection) are retried; PermanentError never is.
     task_retries: int = field(default_factory=lambda: int(_env("TASK_RETRIES", "2")))
     reports_dir: Path = field(default_factory=lambda: Path(_env("REPORTS_DIR", str(LOCAL_DIR / "reports"))))

@@ -1,26 +1,30 @@
-"""Incremental models: classify the re-read window's lines and refresh the daily aggregates.
+"""Incremental models: classify the lines of changed days and refresh their daily aggregates.
 
-Only the days of the extract window are rewritten, so the nightly cost follows the window,
-not the length of history.
+The extract queues every day whose raw lines changed in `internal.pending_days`, whichever run
+extracted it; rebuilding the models of exactly those days keeps the nightly cost proportional
+to what changed, and lets any run finish the work another run left half-done.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import psycopg
 
 from segments import queries
-from segments.extract import ExtractWindow
+from segments.extract import ExtractWindow, day_ranges
 from segments.settings import NON_PRODUCT_STOCK_CODE_PREFIXES, NON_PRODUCT_STOCK_CODES, Settings
 
-# Rebuilt for the window, in dependency order: each (delete, insert) pair reads the models before it.
-WINDOW_MODELS = (
+# Rebuilt per range of days, in dependency order: each (delete, insert) pair reads the models before it.
+DAY_MODELS = (
     "int_invoice_lines_classified",
     "int_customer_daily",
     "int_customer_product_days",
     "int_line_class_daily",
 )
+# An empty range: the models' statements then touch only the undated lines.
+NO_DAYS = ExtractWindow(dt.date(1900, 1, 1), dt.date(1900, 1, 1))
 
 
 @dataclass(frozen=True)
@@ -34,19 +38,41 @@ def classification_params(settings: Settings) -> dict:
     """Rule parameters of the line classification."""
     return {
         "max_abs_quantity": settings.max_abs_quantity,
+        "max_unit_price": settings.max_unit_price,
         "non_product_codes": list(NON_PRODUCT_STOCK_CODES),
         # LIKE patterns: an escaped underscore matches itself, not any character.
         "non_product_patterns": [prefix.replace("_", "\\_") + "%" for prefix in NON_PRODUCT_STOCK_CODE_PREFIXES],
     }
 
 
-def refresh_window(warehouse: psycopg.Connection, window: ExtractWindow, settings: Settings) -> list[LineCount]:
-    """Rebuild the window's rows of every incremental model; return the window's line counts."""
-    params = {**window.params(), **classification_params(settings)}
-    with warehouse.transaction():
-        queries.execute(warehouse, "setup/lock_warehouse_writes.sql")
-        for model in WINDOW_MODELS:
+def refresh_pending_days(warehouse: psycopg.Connection, settings: Settings) -> int:
+    """Rebuild the models of every queued day, and of the undated lines; return the days rebuilt.
+
+    The caller holds the warehouse write lock in an open transaction, so no extract can queue
+    or rewrite days meanwhile.
+    """
+    days = [row["invoice_day"] for row in queries.fetch_all(warehouse, "intermediate/pending_days__select.sql")]
+    rule_params = classification_params(settings)
+    for days_range, with_undated in [*((each, False) for each in day_ranges(days)), (NO_DAYS, True)]:
+        params = {**days_range.params(), **rule_params, "with_undated": with_undated}
+        for model in DAY_MODELS:
             queries.execute(warehouse, f"intermediate/{model}__delete.sql", params)
             queries.execute(warehouse, f"intermediate/{model}__insert.sql", params)
+    queries.execute(warehouse, "intermediate/pending_days__delete.sql", {"days": days})
+    return len(days)
+
+
+def window_line_counts(warehouse: psycopg.Connection, window: ExtractWindow) -> list[LineCount]:
+    """The classified lines of a run's re-read window (and the undated ones), per class and reason."""
+    return [LineCount(**row) for row in queries.fetch_all(warehouse, "intermediate/window_line_counts.sql", window.params())]
+
+
+def unclassified_lines(warehouse: psycopg.Connection, window: ExtractWindow) -> int:
+    """Raw lines of the window minus classified ones: zero when every line was classified exactly once."""
+    (row,) = queries.fetch_all(warehouse, "intermediate/window_unclassified_lines.sql", window.params())
+    return row["unclassified_lines"]
+
+
+def analyze(warehouse: psycopg.Connection) -> None:
+    """Fresh statistics for the aggregates after a bulk rewrite (outside any transaction)."""
     queries.execute(warehouse, "intermediate/analyze_window_models.sql")
-    return [LineCount(**row) for row in queries.fetch_all(warehouse, "intermediate/window_line_counts.sql", params)]

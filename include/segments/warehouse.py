@@ -9,6 +9,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from segments import queries
+from segments.errors import LockTimeoutError
+from segments.settings import Settings
 
 # Applied in order on every run; each file is idempotent.
 SETUP_FILES = (
@@ -20,12 +22,39 @@ SETUP_FILES = (
 )
 
 
-def ensure_schema(warehouse: psycopg.Connection) -> None:
-    """Create or update every warehouse schema, table and view."""
+def ensure_schema(warehouse: psycopg.Connection, settings: Settings | None = None) -> None:
+    """Create or update every warehouse schema, table and view, and the settings the views read."""
+    settings = settings or Settings()
     with warehouse.transaction():
-        queries.execute(warehouse, "setup/lock_warehouse_writes.sql")
+        lock_shared_models(warehouse, "setup", "schema", settings.lock_timeout_seconds)
         for path in SETUP_FILES:
             queries.execute(warehouse, path)
+        queries.execute(warehouse, "setup/warehouse_settings__upsert.sql", {"business_timezone": settings.timezone})
+
+
+def lock_shared_models(
+    warehouse: psycopg.Connection, run_id: str, stage: str, timeout_seconds: int
+) -> None:
+    """Take the warehouse write lock for the current transaction, waiting at most `timeout_seconds`.
+
+    Raw lines, the daily aggregates and the schema are shared by every run: whoever rewrites them
+    holds this lock until its transaction ends. On timeout the error names the run holding it.
+    """
+    if warehouse.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        raise RuntimeError("lock_shared_models must be called inside a transaction: the lock ends with it.")
+    params = {"holder": f"segments {run_id} {stage}"[:63], "lock_timeout": f"{int(timeout_seconds * 1000)}ms"}
+    try:
+        with warehouse.transaction():
+            queries.execute(warehouse, "setup/lock_warehouse_writes.sql", params)
+    except psycopg.errors.LockNotAvailable:
+        holders = queries.fetch_all(warehouse, "setup/warehouse_lock_holder.sql")
+        held_by = ", ".join(f"{row['holder'] or 'an unnamed session'} (pid {row['pid']}, for {row['held_for']})"
+                            for row in holders) or "a session that has just released it"
+        raise LockTimeoutError(
+            f"Run {run_id} waited {timeout_seconds} s in stage {stage} for the warehouse write lock, held by "
+            f"{held_by}. Nothing was changed by this stage. Wait for that run to finish (or stop it if it hangs), "
+            "then retry."
+        ) from None
 
 
 def record_stage(

@@ -2,7 +2,7 @@
 with latest as (
 
     select max(as_of_date) as as_of_date
-    from segments.segmentation_runs
+    from segments.segment_profiles_current
 
 ),
 

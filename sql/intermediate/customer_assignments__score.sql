@@ -30,7 +30,7 @@ feature_values as (
         ('return_rate', return_rate::float8),
         ('distinct_products', distinct_products::float8)
     ) as feature_value (feature, value)
-    where as_of_date = %(as_of_date)s and is_clusterable
+    where run_id = %(run_id)s and is_clusterable
 
 ),
 

@@ -1,5 +1,6 @@
 -- Per-customer features as of the snapshot date, from the daily aggregates strictly before it
--- (point in time: nothing dated on or after as_of_date is read).
+-- (point in time: nothing dated on or after as_of_date is read). Rows belong to the run, so that
+-- runs of the same date never overwrite each other's input.
 insert into intermediate.int_customer_features
 
 with daily as (
@@ -45,6 +46,7 @@ products as (
 final as (
 
     select
+        %(run_id)s::text                                                         as run_id,
         %(as_of_date)s::date                                                     as as_of_date,
         customers.customer_id,
         -- recency, frequency, monetary

@@ -1,4 +1,4 @@
--- The segmentable customers of one snapshot: the only rows pandas ever sees. With a sample size,
+-- The segmentable customers of a run's snapshot: the only rows pandas ever sees. With a sample size,
 -- a seeded random sample of that many (for training when there are too many to hold in memory);
 -- without one (null), all of them. The hash order makes both the same on every rerun.
 select
@@ -12,6 +12,6 @@ select
     return_rate::float8            as return_rate,
     distinct_products
 from intermediate.int_customer_features
-where as_of_date = %(as_of_date)s and is_clusterable
+where run_id = %(run_id)s and is_clusterable
 order by md5(customer_id || ':' || %(seed)s::text), customer_id
 limit %(sample_size)s

@@ -10,7 +10,7 @@ with lines as (
     select *
     from staging.stg_invoice_lines
     where (invoiced_at >= %(window_start)s and invoiced_at < %(window_end)s)
-       or invoiced_at is null
+       or (%(with_undated)s and invoiced_at is null)
 
 ),
 
@@ -42,6 +42,7 @@ validated as (
             when quantity is null or quantity = 0 then 'missing or zero quantity'
             when unit_price is null then 'missing unit price'
             when abs(quantity) >= %(max_abs_quantity)s then 'absurd quantity'
+            when unit_price >= %(max_unit_price)s then 'absurd unit price'
             when unit_price < 0 then 'negative unit price'
             when unit_price = 0 and not is_non_product then 'zero unit price'
             when not is_cancellation and quantity < 0 then 'negative quantity on a sale'

@@ -5,7 +5,7 @@ with features as (
 
     select *
     from intermediate.int_customer_features
-    where as_of_date = %(as_of_date)s and is_clusterable
+    where run_id = %(run_id)s and is_clusterable
 
 ),
 

@@ -1,13 +1,14 @@
--- Customers and revenue moving between segments since the previous published snapshot.
+-- Customers and revenue moving between segments since the snapshot's predecessor (the one its
+-- model continues, recorded with the model; no rows after a fresh start).
 -- Revenue is the customer's net revenue in this snapshot (in the previous one for customers
 -- no longer segmented).
 insert into segments.segment_migrations
 
 with previous as (
 
-    select max(as_of_date) as as_of_date
-    from segments.segmentation_runs
-    where as_of_date < %(as_of_date)s
+    select (metrics ->> 'predecessor_as_of_date')::date as as_of_date
+    from internal.segment_models
+    where run_id = %(run_id)s
 
 ),
 

@@ -3,7 +3,8 @@ insert into segments.segmentation_runs (
     as_of_date, run_id, k, model_features, inertia, silhouette, davies_bouldin, calinski_harabasz,
     segment_sizes, lines_extracted, extract_window_start, extract_window_end,
     lines_in_snapshot, lines_used, lines_excluded, lines_quarantined,
-    customers_segmented, customers_excluded, customers_changed_segment, stage_seconds, published_at
+    customers_segmented, customers_excluded, customers_changed_segment, stage_seconds, published_at,
+    predecessor_as_of_date, changed_days_reextracted, source_lines_dated_after_run
 )
 
 with snapshot_lines as (
@@ -55,7 +56,10 @@ select
     %(customers_excluded)s::integer,
     (models.metrics ->> 'customers_changed_segment')::integer,
     %(stage_seconds)s::jsonb,
-    now()
+    now(),
+    (models.metrics ->> 'predecessor_as_of_date')::date,
+    %(changed_days_reextracted)s::integer,
+    %(source_lines_dated_after_run)s::bigint
 from models, snapshot_lines, extracted_lines
 
 on conflict (as_of_date) do update set
@@ -78,4 +82,7 @@ on conflict (as_of_date) do update set
     customers_excluded = excluded.customers_excluded,
     customers_changed_segment = excluded.customers_changed_segment,
     stage_seconds = excluded.stage_seconds,
-    published_at = excluded.published_at
+    published_at = excluded.published_at,
+    predecessor_as_of_date = excluded.predecessor_as_of_date,
+    changed_days_reextracted = excluded.changed_days_reextracted,
+    source_lines_dated_after_run = excluded.source_lines_dated_after_run

@@ -1,14 +1,20 @@
--- The views analysts start from. "Current" is the latest published snapshot.
+-- The views analysts start from. "Current" is the latest published snapshot dated today or
+-- earlier in the business timezone: a snapshot dated in the future is never current.
+create or replace view internal.current_as_of_date as
+select max(as_of_date) as as_of_date
+from segments.segmentation_runs
+where as_of_date <= (now() at time zone (select business_timezone from internal.warehouse_settings))::date;
+
 create or replace view segments.customer_segments_current as
 select *
 from segments.customer_segments
-where as_of_date = (select max(as_of_date) from segments.segmentation_runs);
+where as_of_date = (select as_of_date from internal.current_as_of_date);
 comment on view segments.customer_segments_current is 'Each customer''s segment in the latest published snapshot.';
 
 create or replace view segments.segment_profiles_current as
 select *
 from segments.segment_profiles
-where as_of_date = (select max(as_of_date) from segments.segmentation_runs);
+where as_of_date = (select as_of_date from internal.current_as_of_date);
 comment on view segments.segment_profiles_current is 'Segment profiles of the latest published snapshot.';
 
 create or replace view segments.segment_sizes_over_time as
@@ -19,7 +25,7 @@ comment on view segments.segment_sizes_over_time is 'Customers and revenue of ev
 create or replace view segments.segment_migrations_current as
 select *
 from segments.segment_migrations
-where as_of_date = (select max(as_of_date) from segments.segmentation_runs);
+where as_of_date = (select as_of_date from internal.current_as_of_date);
 comment on view segments.segment_migrations_current is 'Moves between segments from the previous snapshot to the latest one.';
 
 create or replace view segments.customer_segment_history as

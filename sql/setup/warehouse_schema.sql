@@ -67,7 +67,21 @@ create table if not exists intermediate.int_line_class_daily (
 );
 create index if not exists int_line_class_daily_day_idx on intermediate.int_line_class_daily (invoice_day);
 
+-- Features belong to the run that computed them (runs of one date must not share rows); a
+-- warehouse from before that is given the new table, whose rows every run recomputes anyway.
+do $$
+begin
+    if to_regclass('intermediate.int_customer_features') is not null and not exists (
+        select from information_schema.columns
+        where table_schema = 'intermediate' and table_name = 'int_customer_features' and column_name = 'run_id'
+    ) then
+        drop table intermediate.int_customer_features;
+    end if;
+end
+$$;
+
 create table if not exists intermediate.int_customer_features (
+    run_id             text not null,
     as_of_date         date not null,
     customer_id        text not null,
     recency_days       integer,
@@ -79,7 +93,29 @@ create table if not exists intermediate.int_customer_features (
     return_rate        numeric(18, 6),
     distinct_products  integer not null,
     is_clusterable     boolean not null,
-    primary key (as_of_date, customer_id)
+    computed_at        timestamptz not null default now(),
+    primary key (run_id, customer_id)
+);
+
+-- Per extracted day: how many lines and which (an order-independent checksum), as copied. Each
+-- run compares them with the source's days before its window to find changed history.
+create table if not exists internal.extracted_days (
+    invoice_day    date primary key,
+    lines          bigint not null,
+    checksum       numeric not null,
+    extract_run_id text not null,
+    extracted_at   timestamptz not null default now()
+);
+
+-- Days whose raw lines changed since their models were rebuilt: the aggregates stage's queue.
+create table if not exists internal.pending_days (
+    invoice_day date primary key
+);
+
+-- Settings the views need: "today" is a day in the business timezone. One row, kept by the setup.
+create table if not exists internal.warehouse_settings (
+    business_timezone text not null,
+    one_row           boolean primary key default true check (one_row)
 );
 
 create table if not exists internal.segment_models (
@@ -193,6 +229,9 @@ create table if not exists segments.segmentation_runs (
 
 -- Added after the first release: existing warehouses gain the column in place.
 alter table segments.segmentation_runs add column if not exists report_path text;
+alter table segments.segmentation_runs add column if not exists predecessor_as_of_date date;
+alter table segments.segmentation_runs add column if not exists changed_days_reextracted integer;
+alter table segments.segmentation_runs add column if not exists source_lines_dated_after_run bigint;
 
 create table if not exists segments.line_accounting (
     as_of_date       date not null,

@@ -1,4 +1,5 @@
--- Stream the source lines of the re-read window (and any undated lines) in the contract's types.
+-- Stream the source lines of a range of days (and, with the re-read window, the undated lines)
+-- in the contract's types.
 copy (
     select
         invoice_no::text,
@@ -12,5 +13,5 @@ copy (
         %(run_id)s::text as extract_run_id
     from {source_table}
     where (invoice_date >= %(window_start)s and invoice_date < %(window_end)s)
-       or invoice_date is null
+       or (%(with_undated)s and invoice_date is null)
 ) to stdout (format binary)

@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from pipeline_helpers import run_stages
-from segments import load, operations, runner
+from segments import cli, load, operations, runner
+from segments.generate import generate_copy_chunks
 
 
 class Webhook(BaseHTTPRequestHandler):
@@ -65,3 +66,21 @@ def test_rollback_withdraws_a_snapshot_and_the_previous_one_becomes_current(real
         rows = warehouse.execute(f"select count(*) from segments.{table} where as_of_date = '2011-12-10'").fetchone()[0]
         assert rows == 0, table
     assert warehouse.execute("select count(*) from segments.customer_segments_current").fetchone()[0] > 4_000
+
+
+def test_rollback_of_a_date_never_published_is_refused_and_changes_nothing(source, warehouse, capsys):
+    published = dt.date(2011, 7, 1)
+    load.copy_into_source(
+        source, generate_copy_chunks(20_000, 600, dt.date(2011, 1, 1), published, seed=7), replace=True
+    )
+    run_stages(source, warehouse, published, k="auto")
+    segments_before = warehouse.execute("select count(*) from segments.customer_segments").fetchone()[0]
+
+    assert cli.main(["rollback", "--as-of", "2011-07-02"]) == 1
+
+    error = capsys.readouterr().err
+    assert "Snapshot 2011-07-02 is not published, so there is nothing to withdraw; nothing was changed" in error
+    assert "Published snapshots: 2011-07-01" in error
+    assert "withdrawn" not in error
+    assert warehouse.execute("select count(*) from segments.customer_segments").fetchone()[0] == segments_before
+    assert operations.rollback(warehouse, published) is None

@@ -16,9 +16,11 @@ from segments.generate import generate_copy_chunks
 
 class Webhook(BaseHTTPRequestHandler):
     received: list[dict] = []
+    paths: list[str] = []
 
     def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
         Webhook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        Webhook.paths.append(self.path)
         self.send_response(200)
         self.end_headers()
 
@@ -28,12 +30,13 @@ class Webhook(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def webhook(monkeypatch):
-    """A real HTTP endpoint on localhost, registered as the alert webhook."""
+    """A real HTTP endpoint on localhost, registered as the alert webhook (the Airflow connection)."""
     server = HTTPServer(("127.0.0.1", 0), Webhook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    Webhook.received = []
-    monkeypatch.setenv("SEGMENTS_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hooks/segments")
+    Webhook.received, Webhook.paths = [], []
+    monkeypatch.setenv("AIRFLOW_CONN_SEGMENTS_ALERTS",
+                       f"http://127.0.0.1:{server.server_port}/hooks/segments?channel=on-call")
     yield Webhook.received
     server.shutdown()
 
@@ -42,6 +45,7 @@ def test_failed_run_posts_its_summary_to_the_webhook(source, warehouse, webhook)
     load.copy_into_source(source, [], replace=True)
     assert runner.run(dt.date(2011, 12, 10)) == "failed"
     assert len(webhook) == 1
+    assert Webhook.paths == ["/hooks/segments?channel=on-call"]
     text = webhook[0]["text"]
     assert "Customer segmentation for 2011-12-10 failed in task extract" in text
     assert "no invoice lines dated before 2011-12-10" in text

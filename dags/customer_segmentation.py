@@ -26,7 +26,7 @@ from airflow.sdk import (
     Asset, CronTriggerTimetable, ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, get_current_context, task,
 )
 
-from segments.notify import failure_callbacks
+from segments.notify import failure_callbacks, publish_deadline
 from segments.settings import SOURCE_CONN_ID, WAREHOUSE_CONN_ID, Settings
 
 settings = Settings()
@@ -40,6 +40,8 @@ published_segments = Asset(name="segments.customer_segments")
     start_date=dt.datetime(2010, 12, 1),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=dt.timedelta(hours=settings.run_timeout_hours),
+    deadline=publish_deadline(settings),
     doc_md=__doc__,
     tags=["segments", "customers", "nightly"],
     default_args={
@@ -48,6 +50,7 @@ published_segments = Asset(name="segments.customer_segments")
         "retry_delay": dt.timedelta(minutes=1),
         "retry_exponential_backoff": True,
         "max_retry_delay": dt.timedelta(minutes=15),
+        "execution_timeout": dt.timedelta(minutes=settings.task_timeout_minutes),
         "retry_policy": ExceptionRetryPolicy(rules=[RetryRule(
             exception="segments.errors.PermanentError", action=RetryAction.FAIL,
             reason="Bad data, parameters or model: retrying cannot fix it.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import threading
@@ -10,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from pipeline_helpers import run_stages
-from segments import cli, load, operations, runner
+from segments import cli, load, operations, runner, warehouse as warehouse_schema
 from segments.generate import generate_copy_chunks
 
 
@@ -88,3 +89,50 @@ def test_rollback_of_a_date_never_published_is_refused_and_changes_nothing(sourc
     assert "withdrawn" not in error
     assert warehouse.execute("select count(*) from segments.customer_segments").fetchone()[0] == segments_before
     assert operations.rollback(warehouse, published) is None
+
+
+def scheduled_run_context(run_type: str = "scheduled") -> dict:
+    """What Airflow gives a deadline callback: the run in its REST API form, and the deadline."""
+    logical_date = "2011-12-10T02:00:00Z"
+    return {
+        "dag_run": {
+            "dag_run_id": f"{run_type}__2011-12-10T02:00:00+00:00", "dag_id": runner.DAG_ID,
+            "logical_date": logical_date, "run_after": logical_date, "queued_at": logical_date,
+            "start_date": logical_date, "end_date": None, "run_type": run_type, "state": "running", "conf": {},
+        },
+        "deadline": {"id": "0199b1f4-7d0a-7000-8000-000000000000", "deadline_time": "2011-12-10T07:00:00Z"},
+    }
+
+
+def run_deadline_callback(callback, context: dict) -> list:
+    """Run a deadline's callback as Airflow's triggerer does; return the trigger's events."""
+    from airflow.triggers.callback import CallbackTrigger
+
+    async def events() -> list:
+        trigger = CallbackTrigger(callback.path, {**callback.kwargs, "context": context})
+        return [event async for event in trigger.run()]
+
+    return asyncio.run(events())
+
+
+def test_a_snapshot_late_for_its_deadline_posts_a_summary_to_the_webhook(warehouse, webhook):
+    warehouse_schema.ensure_schema(warehouse)
+    (deadline,) = runner.load_dag().deadline
+
+    events = run_deadline_callback(deadline.callback, scheduled_run_context())
+
+    assert events[-1].payload["state"] == "success", events[-1].payload
+    assert len(webhook) == 1
+    text = webhook[0]["text"]
+    assert "snapshot 2011-12-10 was not published by 07:00 (Europe/London)" in text
+    assert "run scheduled__2011-12-10T02:00:00+00:00 is running" in text
+    assert "No snapshot has been published yet." in text
+
+
+def test_backfills_late_by_construction_post_nothing(warehouse, webhook):
+    (deadline,) = runner.load_dag().deadline
+
+    events = run_deadline_callback(deadline.callback, scheduled_run_context("backfill"))
+
+    assert events[-1].payload["state"] == "success", events[-1].payload
+    assert webhook == []

@@ -1,4 +1,4 @@
-"""Failure notifications: an Airflow notifier that posts the on-call summary to a chat webhook.
+"""Alerts: the on-call summary of a failed task or of a late snapshot, posted to a chat webhook.
 
 The webhook is the Airflow connection `segments_alerts` (in the environment:
 AIRFLOW_CONN_SEGMENTS_ALERTS=https://...), looked up each time an alert is sent, so it rotates
@@ -9,12 +9,15 @@ this module at parse time.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import urllib.request
 from urllib.parse import urlencode, urlunsplit
 
-from airflow.sdk import BaseNotifier
+from airflow.sdk import AsyncCallback, BaseNotifier, DeadlineAlert, DeadlineReference
+
+from segments.settings import Settings
 
 log = logging.getLogger(__name__)
 ALERTS_CONN_ID = "segments_alerts"
@@ -79,3 +82,34 @@ def log_failure(context) -> None:
 def failure_callbacks() -> list:
     """The DAG's failure callbacks: the logged summary, and the same summary posted to the alert webhook."""
     return [log_failure, WebhookNotifier()]
+
+
+def publish_deadline(settings: Settings) -> DeadlineAlert:
+    """Airflow's check of the promise "snapshot D is published by <deadline> business time on day D"."""
+    return DeadlineAlert(
+        # A scheduled run's logical date is its trigger time: day D at the schedule time.
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+        interval=settings.publish_deadline_after_schedule,
+        callback=AsyncCallback(
+            alert_missed_publish_deadline, kwargs={"deadline": settings.publish_deadline, "timezone": settings.timezone}
+        ),
+    )
+
+
+async def alert_missed_publish_deadline(context: dict, deadline: str, timezone: str) -> None:
+    """Deadline callback, run by Airflow's triggerer: the late snapshot's summary, logged and posted."""
+    # Connections, the warehouse and the webhook block: they run off the triggerer's event loop.
+    await asyncio.to_thread(_alert_missed_publish_deadline, context["dag_run"], deadline, timezone)
+
+
+def _alert_missed_publish_deadline(dag_run: dict, deadline: str, timezone: str) -> None:
+    from segments.alerts import summarise_missed_deadline
+
+    if dag_run["run_type"] != "scheduled":
+        # Backfills and manual runs of past dates start after their deadline: the promise is the nightly run's.
+        log.info("Run %s (%s) missed the publish deadline; only scheduled runs alert.",
+                 dag_run["dag_run_id"], dag_run["run_type"])
+        return
+    summary = summarise_missed_deadline(dag_run, deadline, timezone)
+    log.error("%s", summary)
+    post_to_webhook(summary)

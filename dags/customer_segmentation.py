@@ -32,7 +32,7 @@ from airflow.sdk import (
     Asset, CronTriggerTimetable, ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, get_current_context, task,
 )
 
-from segments.notify import failure_callbacks
+from segments.notify import failure_callbacks, publish_deadline
 from segments.settings import SOURCE_CONN_ID, WAREHOUSE_CONN_ID, Settings
 
 settings = Settings()
@@ -49,6 +49,8 @@ published_segments = Asset(name="segments.customer_segments")
     # Order and isolation come from the pipeline itself (wait_for_earlier_run, run-scoped
     # tables, the warehouse write lock), not from this limit, which backfills ignore anyway.
     max_active_runs=16,
+    dagrun_timeout=dt.timedelta(hours=settings.run_timeout_hours),
+    deadline=publish_deadline(settings),
     doc_md=__doc__,
     tags=["segments", "customers", "nightly"],
     default_args={
@@ -57,6 +59,7 @@ published_segments = Asset(name="segments.customer_segments")
         "retry_delay": dt.timedelta(minutes=1),
         "retry_exponential_backoff": True,
         "max_retry_delay": dt.timedelta(minutes=15),
+        "execution_timeout": dt.timedelta(minutes=settings.task_timeout_minutes),
         "retry_policy": ExceptionRetryPolicy(rules=[RetryRule(
             exception="segments.errors.PermanentError", action=RetryAction.FAIL,
             reason="Bad data, parameters or model: retrying cannot fix it.",
@@ -108,7 +111,7 @@ def customer_segmentation():
         with db.connect(WAREHOUSE_CONN_ID) as warehouse:
             return nightly.features_stage(warehouse, snapshot, settings)
 
-    @task.sensor(poke_interval=settings.predecessor_poke_seconds, timeout=settings.predecessor_wait_seconds, mode="poke")
+    @task.sensor(poke_interval=settings.predecessor_poke_seconds, timeout=settings.run_timeout_hours * 3600, mode="poke")
     def wait_for_earlier_run(snapshot: dict) -> bool:
         from segments import nightly
 

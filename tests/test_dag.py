@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 
@@ -34,6 +35,27 @@ def test_every_task_retries_with_backoff_but_not_permanent_errors(dag):
         assert task.retry_exponential_backoff
         assert task.retry_policy is not None
         assert task.on_failure_callback
+
+
+def test_hung_tasks_and_runs_time_out_and_a_late_snapshot_alerts(dag):
+    from airflow.sdk import AsyncCallback, DeadlineReference
+
+    for task in dag.tasks:
+        assert task.execution_timeout == dt.timedelta(minutes=60), task.task_id
+    assert dag.dagrun_timeout == dt.timedelta(hours=6)
+    (deadline,) = dag.deadline
+    # The nightly run starts at 02:00 on day D (its logical date); snapshot D is due at 07:00.
+    assert deadline.reference == DeadlineReference.DAGRUN_LOGICAL_DATE
+    assert deadline.interval == dt.timedelta(hours=5)
+    assert isinstance(deadline.callback, AsyncCallback)
+    assert deadline.callback.path == "segments.notify.alert_missed_publish_deadline"
+    assert deadline.callback.kwargs == {"deadline": "07:00", "timezone": "Europe/London"}
+
+
+def test_a_publish_deadline_before_the_nightly_start_is_refused(monkeypatch):
+    monkeypatch.setenv("SEGMENTS_PUBLISH_DEADLINE", "01:30")
+    with pytest.raises(ValueError, match=r"SEGMENTS_PUBLISH_DEADLINE \(01:30\) must be later in the day"):
+        Settings()
 
 
 def test_production_default_is_two_retries(monkeypatch):

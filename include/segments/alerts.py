@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from segments import db, nightly
+import datetime as dt
+
+import psycopg
+
+from segments import db, nightly, warehouse
 from segments.settings import WAREHOUSE_CONN_ID, Settings
 
 
@@ -20,3 +24,32 @@ def summarise_failure(context) -> str:
     except ConnectionError:
         return nightly.failure_summary(None, as_of_date, task_instance.task_id, context.get("exception"))
 
+
+def summarise_missed_deadline(dag_run: dict, deadline: str, timezone: str) -> str:
+    """One paragraph: which snapshot is late, what its run is doing, and what analysts still see.
+
+    `dag_run` is the run as a deadline callback receives it (the REST API's JSON form).
+    """
+    logical_date = dag_run.get("logical_date")
+    as_of_date = nightly.snapshot_date(
+        dt.datetime.fromisoformat(logical_date) if logical_date else None,
+        dt.datetime.fromisoformat(dag_run["run_after"]),
+        timezone,
+    )
+    return (
+        f"Customer segmentation snapshot {as_of_date} was not published by {deadline} ({timezone}): "
+        f"run {dag_run['dag_run_id']} is {dag_run['state']}. {_what_analysts_see()} "
+        "Look in Airflow for a task that hangs or waits for a slot; a hung task fails at its "
+        "execution timeout, and alerts again then."
+    )
+
+
+def _what_analysts_see() -> str:
+    try:
+        with db.connect(WAREHOUSE_CONN_ID) as wh:
+            current = warehouse.current_snapshot(wh)
+    except (ConnectionError, psycopg.Error):
+        return "The warehouse could not be asked what is published."
+    if current is None:
+        return "No snapshot has been published yet."
+    return f"Analysts still see snapshot {current['as_of_date']} (run {current['run_id']})."

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 
-from segments import server
+from segments import queries, server
 from segments.settings import LOCAL_DIR, PROJECT_ROOT, SOURCE_CONN_ID, WAREHOUSE_CONN_ID
 
 AIRFLOW_HOME = LOCAL_DIR / "airflow"
@@ -65,15 +66,33 @@ def warehouse_url() -> str:
 
 
 def ensure_airflow_metadata() -> None:
-    """Create or upgrade Airflow's metadata database when it is not at the installed version."""
+    """Create or upgrade Airflow's metadata database when it is not at the installed Airflow's revision."""
     url = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    migrated = False
-    if url.startswith("postgresql"):
-        try:
-            with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-                migrated = conn.execute("select to_regclass('public.alembic_version') is not null").fetchone()[0]
-        except psycopg.OperationalError as error:
-            raise RuntimeError(f"Cannot reach Airflow's metadata database: {error}") from error
-    if not migrated:
-        print("Preparing Airflow's metadata database (first run only)...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
+    # Only PostgreSQL can be asked cheaply; any other database is always migrated (`db migrate` is idempotent).
+    if url.startswith("postgresql") and _metadata_revisions(url) == _installed_airflow_revisions():
+        return
+    print("Migrating Airflow's metadata database to the installed Airflow (first run or after an upgrade)...",
+          file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
+
+
+def _installed_airflow_revisions() -> set[str]:
+    """The migration revisions the installed Airflow expects, read from its own migration scripts."""
+    import airflow
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory(str(Path(airflow.__file__).parent / "migrations")).get_heads())
+
+
+def _metadata_revisions(url: str) -> set[str]:
+    """The revisions the metadata database is at; none before its first migration."""
+    try:
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+            return {row["version_num"] for row in queries.fetch_all(conn, "setup/airflow_metadata_revisions.sql")}
+    except psycopg.errors.UndefinedTable:
+        return set()
+    except psycopg.OperationalError as error:
+        raise RuntimeError(
+            f"Cannot reach Airflow's metadata database: {error}. "
+            "Check AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, or run `segments db start` for the local one."
+        ) from error

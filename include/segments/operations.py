@@ -35,7 +35,23 @@ def status_table(conn: psycopg.Connection, limit: int = 10) -> str:
 
 
 def rollback(conn: psycopg.Connection, as_of_date: dt.date) -> dict | None:
-    """Withdraw snapshot `as_of_date` from every published table at once; return what is current after."""
+    """Withdraw snapshot `as_of_date` from every published table at once; return what is current after.
+
+    A date that was never published is refused and nothing changes: a typo must not look like a rollback.
+    """
     with conn.transaction():
-        queries.execute(conn, "published/snapshot__rollback.sql", {"as_of_date": as_of_date})
+        withdrawn_runs = queries.execute(conn, "published/snapshot__rollback.sql", {"as_of_date": as_of_date})
+        if withdrawn_runs == 0:
+            # Raising inside the transaction undoes the deletes.
+            raise LookupError(_not_published_message(conn, as_of_date))
     return warehouse.current_snapshot(conn)
+
+
+def _not_published_message(conn: psycopg.Connection, as_of_date: dt.date) -> str:
+    published = [row["as_of_date"].isoformat() for row in queries.fetch_all(conn, "published/report_snapshots.sql")]
+    listed = f"Published snapshots: {', '.join(published[:10])}" + (" ..." if len(published) > 10 else "")
+    return (
+        f"Snapshot {as_of_date} is not published, so there is nothing to withdraw; nothing was changed. "
+        f"{listed if published else 'No snapshot is published yet.'} "
+        "Check the date (`segments status` shows the current snapshot and recent runs)."
+    )

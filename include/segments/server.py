@@ -7,6 +7,10 @@ project knows it is embedded: everything reaches it through connection URLs.
 
 from __future__ import annotations
 
+import base64
+import fcntl
+import hashlib
+import hmac
 import importlib.util
 import os
 import pwd
@@ -14,12 +18,15 @@ import secrets
 import stat
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
+from segments import queries
 from segments.settings import LOCAL_DIR
 
 PGDATA = LOCAL_DIR / "pgdata"
@@ -27,6 +34,8 @@ PASSWORD_FILE = LOCAL_DIR / "postgres.password"
 ANALYST_PASSWORD_FILE = LOCAL_DIR / "analyst.password"
 ANALYST_ROLE = "segments_analyst"
 LOG_FILE = LOCAL_DIR / "postgres.log"
+# Held while one process initialises or starts the server, so simultaneous starts take turns.
+START_LOCK_FILE = LOCAL_DIR / "server.lock"
 PORT = int(os.environ.get("SEGMENTS_PG_PORT", "54329"))
 HOST = "127.0.0.1"
 SUPERUSER = "postgres"
@@ -70,15 +79,24 @@ def _bin(name: str) -> str:
 
 def _run_as_server_user(args: list[str]) -> subprocess.CompletedProcess:
     user = SYSTEM_USER if os.geteuid() == 0 else None
-    return subprocess.run(args, user=user, check=False, capture_output=True, text=True, timeout=120)
+    # Files the server creates (its log above all) are readable by the server user only.
+    return subprocess.run(args, user=user, umask=0o077, check=False, capture_output=True, text=True, timeout=120)
 
 
 def _secret(path: Path) -> str:
     """A local-only password, generated on first use and kept in a private file under .local/."""
     if not path.exists():
         LOCAL_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(24))
-        path.chmod(0o600)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        draft.touch(mode=0o600)
+        draft.write_text(secrets.token_urlsafe(24))
+        try:
+            # Linking fails if the file exists: of two simultaneous first starts, one password wins.
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
@@ -102,12 +120,10 @@ def url(database: str, driver: str = "postgresql") -> str:
 
 
 def _prepare_permissions() -> None:
+    _make_log_private()
     if os.geteuid() != 0:
         return
-    try:
-        pwd.getpwnam(SYSTEM_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True)
+    _ensure_system_user()
     PGDATA.mkdir(parents=True, exist_ok=True)
     # The server user must be able to walk down to its data folder and to the binaries.
     for folder in [*PGDATA.parents, *_bin_dir().parent.parents, _bin_dir().parent]:
@@ -116,8 +132,25 @@ def _prepare_permissions() -> None:
             folder.chmod(mode | stat.S_IXOTH | stat.S_IROTH)
     subprocess.run(["chmod", "-R", "o+rX", str(_bin_dir().parent)], check=True)
     subprocess.run(["chown", "-R", f"{SYSTEM_USER}:", str(PGDATA)], check=True)
-    LOG_FILE.touch()
     subprocess.run(["chown", f"{SYSTEM_USER}:", str(LOG_FILE)], check=True)
+
+
+def _make_log_private() -> None:
+    """The server log may quote failed statements: only the server's user may read it."""
+    LOG_FILE.touch(mode=0o600)
+    LOG_FILE.chmod(0o600)
+
+
+def _ensure_system_user() -> None:
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+        return
+    except KeyError:
+        pass
+    created = subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], capture_output=True, text=True)
+    # Exit status 9: a simultaneous start created it first.
+    if created.returncode not in (0, 9):
+        raise RuntimeError(f"Could not create the system user {SYSTEM_USER} for PostgreSQL: {created.stderr.strip()}")
 
 
 def _initdb() -> None:
@@ -151,22 +184,35 @@ def status() -> ServerStatus:
     return ServerStatus(running, PGDATA, PORT, result.stdout.strip().splitlines()[0] if result.stdout else "")
 
 
+@contextmanager
+def _start_lock() -> Iterator[None]:
+    """Only one process (or thread) at a time initialises and starts the server."""
+    LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+    with START_LOCK_FILE.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def start() -> ServerStatus:
-    """Initialise (first time), start, and create the project's databases; idempotent."""
-    _prepare_permissions()
-    if not (PGDATA / "PG_VERSION").exists():
-        _initdb()
-    if not status().running:
-        result = _run_as_server_user(
-            # The port is an argument, not configuration, so SEGMENTS_PG_PORT applies to an existing cluster too.
-            [_bin("pg_ctl"), "-D", str(PGDATA), "-l", str(LOG_FILE), "-o", f"-p {PORT}", "-w", "-t", "60", "start"]
-        )
-        if result.returncode != 0:
-            log_tail = LOG_FILE.read_text()[-2000:] if LOG_FILE.exists() else ""
-            raise RuntimeError(
-                f"PostgreSQL did not start (port {PORT}).\n{result.stderr.strip()}\n{log_tail}\n"
-                "If another server uses the port, set SEGMENTS_PG_PORT to a free one."
+    """Initialise (first time), start, and create the project's databases; idempotent and safe to run concurrently."""
+    with _start_lock():
+        _prepare_permissions()
+        if not (PGDATA / "PG_VERSION").exists():
+            _initdb()
+        if not status().running:
+            result = _run_as_server_user(
+                # The port is an argument, not configuration, so SEGMENTS_PG_PORT applies to an existing cluster too.
+                [_bin("pg_ctl"), "-D", str(PGDATA), "-l", str(LOG_FILE), "-o", f"-p {PORT}", "-w", "-t", "60", "start"]
             )
+            if result.returncode != 0:
+                log_tail = LOG_FILE.read_text()[-2000:] if LOG_FILE.exists() else ""
+                raise RuntimeError(
+                    f"PostgreSQL did not start (port {PORT}).\n{result.stderr.strip()}\n{log_tail}\n"
+                    "If another server uses the port, set SEGMENTS_PG_PORT to a free one."
+                )
     _wait_until_accepting()
     for database in DATABASES.values():
         create_database(database)
@@ -197,20 +243,51 @@ def create_database(name: str) -> None:
     """Create a database on the local server unless it exists; only granted roles may connect."""
     with psycopg.connect(url("postgres"), autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
-        if not exists:
+        if exists:
+            return
+        try:
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("revoke connect, temporary on database {} from public").format(sql.Identifier(name)))
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            # A simultaneous start created it between our check and our create; it revokes the access.
+            return
+        conn.execute(sql.SQL("revoke connect, temporary on database {} from public").format(sql.Identifier(name)))
 
 
 def ensure_analyst_role() -> None:
-    """Create the BI tools' login role, or reset its password; it gets grants from the warehouse setup."""
-    with psycopg.connect(url("postgres"), autocommit=True) as conn:
-        exists = conn.execute("select 1 from pg_roles where rolname = %s", (ANALYST_ROLE,)).fetchone()
-        verb = "alter" if exists else "create"
-        # Utility statements take no bind parameters; the password is quoted by the driver.
-        conn.execute(sql.SQL(verb + " role {} login nosuperuser nocreatedb nocreaterole password {}").format(
-            sql.Identifier(ANALYST_ROLE), sql.Literal(analyst_password())
-        ))
+    """Create the BI tools' login role, or set its password when it changed; safe to run concurrently.
+
+    It gets its grants from the warehouse setup. The password travels only as a SCRAM-SHA-256
+    verifier computed here, so a statement quoted in the server log never holds the password.
+    """
+    password = analyst_password()
+    # A client-side cursor: utility statements take no server-side bind parameters.
+    with psycopg.connect(url("postgres"), autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
+        with conn.transaction():
+            # Simultaneous ALTER ROLEs of one role fail with "tuple concurrently updated": take turns.
+            queries.execute(conn, "setup/lock_role_setup.sql")
+            rows = queries.fetch_all(conn, "setup/analyst_role__password_verifier.sql", {"role": ANALYST_ROLE})
+            if rows and scram_verifier_matches(rows[0]["rolpassword"], password):
+                return
+            verifier = conn.pgconn.encrypt_password(password.encode(), ANALYST_ROLE.encode(), b"scram-sha-256")
+            statement = "setup/analyst_role__set_password.sql" if rows else "setup/analyst_role__create.sql"
+            queries.execute(conn, statement, {"password_verifier": verifier.decode()},
+                            identifiers={"analyst_role": ANALYST_ROLE})
+
+
+def scram_verifier_matches(verifier: str | None, password: str) -> bool:
+    """Whether a stored `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>` is this password's (RFC 5802)."""
+    try:
+        method, iterations_and_salt, keys = (verifier or "").split("$")
+        iterations, salt = iterations_and_salt.split(":")
+        stored_key, server_key = (base64.b64decode(key) for key in keys.split(":"))
+    except ValueError:
+        return False
+    if method != "SCRAM-SHA-256":
+        return False
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations))
+    client_key = hmac.digest(salted, b"Client Key", "sha256")
+    return (hmac.compare_digest(hashlib.sha256(client_key).digest(), stored_key)
+            and hmac.compare_digest(hmac.digest(salted, b"Server Key", "sha256"), server_key))
 
 
 def drop_database(name: str) -> None:

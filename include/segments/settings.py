@@ -5,6 +5,7 @@ The DAG, the CLI and the tests read these values; nothing else hard-codes a thre
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,9 +74,9 @@ class Settings:
     predecessor_max_gap_days: int = field(default_factory=lambda: int(_env("PREDECESSOR_MAX_GAP_DAYS", "1")))
     # A snapshot whose newest source line is older than this many days describes a shop that
     # stopped selling (or a source that stopped syncing): refused instead of published.
-    # How often, and how long at most, a run checks whether the run of the day before has finished.
+    # How often a run checks whether the run of the day before has finished (it waits at most
+    # until its own run timeout).
     predecessor_poke_seconds: int = field(default_factory=lambda: int(_env("PREDECESSOR_POKE_SECONDS", "3")))
-    predecessor_wait_seconds: int = field(default_factory=lambda: int(_env("PREDECESSOR_WAIT_SECONDS", "21600")))
     max_source_staleness_days: int = field(default_factory=lambda: int(_env("MAX_SOURCE_STALENESS_DAYS", "60")))
     # Quality gate.
     min_segment_share: float = field(default_factory=lambda: float(_env("MIN_SEGMENT_SHARE", "0.02")))
@@ -92,6 +93,11 @@ class Settings:
     lock_timeout_seconds: int = field(default_factory=lambda: int(_env("LOCK_TIMEOUT_SECONDS", "1800")))
     # Transient failures (a dropped connection) are retried; PermanentError never is.
     task_retries: int = field(default_factory=lambda: int(_env("TASK_RETRIES", "2")))
+    # A hung task or run fails at these limits, and so alerts like any failure.
+    task_timeout_minutes: int = field(default_factory=lambda: int(_env("TASK_TIMEOUT_MINUTES", "60")))
+    run_timeout_hours: int = field(default_factory=lambda: int(_env("RUN_TIMEOUT_HOURS", "6")))
+    # Business time (HH:MM) by which the nightly run must have published snapshot D on day D.
+    publish_deadline: str = field(default_factory=lambda: _env("PUBLISH_DEADLINE", "07:00"))
     reports_dir: Path = field(default_factory=lambda: Path(_env("REPORTS_DIR", str(LOCAL_DIR / "reports"))))
 
     def __post_init__(self) -> None:
@@ -101,5 +107,16 @@ class Settings:
                 f"SEGMENTS_MODEL_FEATURES names unknown features {unknown}; "
                 f"choose from {', '.join(ALL_FEATURES)}."
             )
+        if self.publish_deadline_after_schedule <= dt.timedelta(0):
+            raise ValueError(
+                f"SEGMENTS_PUBLISH_DEADLINE ({self.publish_deadline}) must be later in the day than "
+                f"SEGMENTS_SCHEDULE_TIME ({self.schedule_time}), the nightly run's start."
+            )
         if "." not in self.source_table:
             raise ValueError(f"SEGMENTS_SOURCE_TABLE must be schema-qualified (schema.table), got {self.source_table!r}.")
+
+    @property
+    def publish_deadline_after_schedule(self) -> dt.timedelta:
+        """How long after its scheduled start the nightly run must have published."""
+        deadline, start = (dt.datetime.strptime(text, "%H:%M") for text in (self.publish_deadline, self.schedule_time))
+        return deadline - start

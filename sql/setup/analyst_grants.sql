@@ -1,6 +1,7 @@
 -- The BI tools' read-only role may read the published schema and nothing else. The role itself
 -- is created by the database's administrator (or `segments db start` locally); without it,
--- there is nothing to grant.
+-- there is nothing to grant. Runs under warehouse.ensure_schema's advisory lock: simultaneous
+-- GRANTs on one object would fail with "tuple concurrently updated".
 do $$
 begin
     if exists (select from pg_roles where rolname = 'segments_analyst') then

@@ -1,0 +1,3 @@
+-- Give the analyst role a new password as a SCRAM-SHA-256 verifier computed by the client, never as
+-- plain text: a failing statement is quoted in the server log.
+alter role {analyst_role} login nosuperuser nocreatedb nocreaterole password %(password_verifier)s

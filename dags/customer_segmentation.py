@@ -111,7 +111,11 @@ def customer_segmentation():
         with db.connect(WAREHOUSE_CONN_ID) as warehouse:
             return nightly.features_stage(warehouse, snapshot, settings)
 
-    @task.sensor(poke_interval=settings.predecessor_poke_seconds, timeout=settings.run_timeout_hours * 3600, mode="poke")
+    # depends_on_past makes Airflow itself hold a run until the previous run has passed this
+    # point, and refuse backfills in reverse; all_done lets a failed run pass it, so that one
+    # failed night never blocks the next.
+    @task.sensor(poke_interval=settings.predecessor_poke_seconds, timeout=settings.run_timeout_hours * 3600,
+                 mode="poke", depends_on_past=True, trigger_rule="all_done")
     def wait_for_earlier_run(snapshot: dict) -> bool:
         from segments import nightly
 
@@ -156,7 +160,9 @@ def customer_segmentation():
     trained = training(snapshot)
     gated = quality_gate(snapshot)
     published = publish(snapshot, extracted, featured)
-    aggregated >> featured >> waited >> trained >> gated >> published >> report(snapshot)
+    # Training needs the features and the wait (which lets a failed run pass, see above).
+    aggregated >> featured >> waited
+    [featured, waited] >> trained >> gated >> published >> report(snapshot)
 
 
 customer_segmentation()

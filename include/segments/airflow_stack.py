@@ -85,7 +85,34 @@ def stack_environment(port: int) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(_passwords_file()),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+        # Locally the DAG is active from the start, as the README's backfill section expects
+        # (a deployment decides for itself; a backfill of a paused DAG is refused, see below).
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
     }
+
+
+def dag_is_paused(dag_id: str) -> bool | None:
+    """Whether a DAG is paused in Airflow's metadata (None: not parsed yet)."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        model = session.get(DagModel, dag_id)
+        return None if model is None else bool(model.is_paused)
+
+
+def paused_backfill_refusal(airflow_args: list[str]) -> str | None:
+    """Why an `airflow backfill create` would sit queued forever (its DAG is paused), or None."""
+    if airflow_args[:2] != ["backfill", "create"] or "--dag-id" not in airflow_args:
+        return None
+    dag_id = airflow_args[airflow_args.index("--dag-id") + 1]
+    if not dag_is_paused(dag_id):
+        return None
+    return (
+        f"DAG {dag_id} is paused, so the backfill's runs would stay queued and nothing would run. "
+        f"Unpause it first (`segments airflow-cli dags unpause {dag_id}`, or the toggle on its page in the UI), "
+        "then create the backfill again."
+    )
 
 
 def _pid(name: str) -> int | None:

@@ -172,6 +172,10 @@ def cmd_airflow_cli(args: argparse.Namespace) -> int:
 
     local.configure()
     local.ensure_airflow_metadata()
+    refusal = airflow_stack.paused_backfill_refusal(args.airflow_args)
+    if refusal:
+        print(f"segments airflow-cli: {refusal}", file=sys.stderr)
+        return 1
     environment = {**os.environ, **airflow_stack.stack_environment(args.port)}
     return subprocess.run([sys.executable, "-m", "airflow", *args.airflow_args], env=environment).returncode
 

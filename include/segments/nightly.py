@@ -236,7 +236,7 @@ def publish_stage(wh: psycopg.Connection, snapshot: dict, extracted: dict, featu
     """
     with _stage(wh, snapshot, "publishing", {}) as detail:
         detail.update(table="segments.customer_segments", as_of_date=snapshot["as_of_date"])
-        if publish.published_by(wh, _as_of(snapshot)) == snapshot["run_id"]:
+        if publish.is_published(wh, snapshot["run_id"], _as_of(snapshot)):
             detail["already_published"] = True
             return detail
         seconds = warehouse.stage_seconds(wh, snapshot["run_id"])

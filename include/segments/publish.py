@@ -31,10 +31,11 @@ class ExtractFacts:
     source_lines_dated_after_run: int
 
 
-def published_by(warehouse: psycopg.Connection, as_of_date: dt.date) -> str | None:
-    """The run whose snapshot is published for `as_of_date`, if any."""
-    rows = queries.fetch_all(warehouse, "published/snapshot_run.sql", {"as_of_date": as_of_date})
-    return rows[0]["run_id"] if rows else None
+def is_published(warehouse: psycopg.Connection, run_id: str, as_of_date: dt.date) -> bool:
+    """Whether the run's current model is already the published snapshot of `as_of_date`."""
+    (row,) = queries.fetch_all(warehouse, "published/run_model_is_published.sql",
+                               {"run_id": run_id, "as_of_date": as_of_date})
+    return row["is_published"]
 
 
 def publish(

@@ -437,8 +437,8 @@ def normalise(retail_file: RetailFile, chunk: Chunk) -> pd.DataFrame:
     timestamps = frame["invoice_date"].str.strip().map(retail_file.timestamps)
     if timestamps.isna().any():
         raise _first_bad(retail_file, chunk, frame, timestamps.isna(), "invoice_date",
-                         f"a date in the format {retail_file.date_format} (the format of the file's other dates; "
-                         "pass --date-format if it is another)")
+                         f"a date in the format {retail_file.date_format} (if the file's dates are in another, "
+                         "pass it with --date-format)")
     quantity = pd.to_numeric(frame["quantity"].str.strip(), errors="coerce").astype("float64")
     bad_quantity = ~quantity.between(*QUANTITY_RANGE) | (quantity != quantity.round())
     if bad_quantity.any():

@@ -75,9 +75,10 @@ class Loaded:
     lines_in_source: int
 
     def summary(self) -> str:
+        lines = f"{self.lines:,} line{'' if self.lines == 1 else 's'}"
         if self.replaced:
-            return f"Replaced the source: {self.lines:,} lines now in retail.invoice_lines."
-        return f"Appended {self.lines:,} lines; {self.lines_in_source:,} now in retail.invoice_lines."
+            return f"Replaced the source: {lines} now in retail.invoice_lines."
+        return f"Appended {lines}; {self.lines_in_source:,} now in retail.invoice_lines."
 
 
 @dataclass(frozen=True)

@@ -71,9 +71,12 @@ def cmd_load(args: argparse.Namespace) -> int:
 
     progress = ProgressLine(f"Loading {args.path}")
     with _source() as conn:
-        lines = load.load_file(conn, args.path, replace=not args.append, progress=progress)
-    progress.finish(lines)
-    print(f"{lines:,} lines {'added to' if args.append else 'now in'} the source table retail.invoice_lines.")
+        loaded = load.load_file(conn, args.path, replace=not args.append, progress=progress,
+                                date_format=args.date_format)
+    progress.finish(loaded.lines)
+    how = "as given by --date-format" if args.date_format else "detected from every date in the file"
+    print(f"Dates read as {loaded.date_format} ({how}).")
+    print(loaded.summary())
     return 0
 
 
@@ -193,7 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     load_parser = commands.add_parser("load", help="load an Online Retail file (.csv, .csv.gz, .xlsx) into the source")
     load_parser.add_argument("path")
-    load_parser.add_argument("--append", action="store_true", help="add to the source instead of replacing it")
+    load_parser.add_argument("--append", action="store_true",
+                             help="add the file's lines to the source (default: the file replaces the source)")
+    load_parser.add_argument("--date-format", help="the strptime format of the file's dates, e.g. \"%%d/%%m/%%Y %%H:%%M\" "
+                             "(default: detected from every date in the file)")
     load_parser.set_defaults(handler=cmd_load)
 
     generate_parser = commands.add_parser("generate", help="fill the source with synthetic invoice lines")

@@ -54,5 +54,6 @@ airflow-stop: setup
 	$(BIN)/segments airflow stop
 
 SIZES ?= 1000000,10000000
-bench: db-start ## benchmark: pipeline vs the notebook approach on synthetic histories (writes .local/bench/)
-	$(BIN)/python -m segments.bench --sizes $(SIZES)
+BACKFILL_DAYS ?= 0
+bench: db-start ## benchmark: pipeline vs the notebook approach on synthetic histories, and BACKFILL_DAYS=N dates of the real data backfilled through the local scheduler (writes .local/bench/)
+	$(BIN)/python -m segments.bench --sizes "$(SIZES)" --backfill-days $(BACKFILL_DAYS)

@@ -112,17 +112,23 @@ def snapshot_rows(conn, as_of: dt.date) -> list[tuple]:
         "from segments.customer_segments where as_of_date = %s order by customer_id", (as_of,)).fetchall()
 
 
+def json_output(result: subprocess.CompletedProcess) -> list[dict]:
+    """The JSON an `airflow ... -o json` command printed (Python warnings may precede it on stdout)."""
+    found = [line for line in result.stdout.splitlines() if line.startswith("[")]
+    return json.loads(found[-1]) if found else []
+
+
 def dag_is_paused(airflow) -> bool | None:
     """Whether the stack's DAG is paused (None: not parsed yet), as `airflow dags list` says."""
     listed = airflow_cli(airflow, "dags", "list", "-o", "json")
-    found = [dag for dag in json.loads(listed.stdout or "[]") if dag["dag_id"] == DAG_ID]
+    found = [dag for dag in json_output(listed) if dag["dag_id"] == DAG_ID]
     return str(found[0]["is_paused"]).lower() == "true" if found else None
 
 
 def unfinished_runs(airflow) -> int:
     listed = airflow_cli(airflow, "dags", "list-runs", DAG_ID, "--state", "running", "-o", "json")
     queued = airflow_cli(airflow, "dags", "list-runs", DAG_ID, "--state", "queued", "-o", "json")
-    return sum(len(json.loads(result.stdout or "[]")) for result in (listed, queued))
+    return sum(len(json_output(result)) for result in (listed, queued))
 
 
 def wait_for(airflow, done, what: str) -> dict:

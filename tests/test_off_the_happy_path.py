@@ -14,10 +14,11 @@ import time
 
 import pytest
 
-from conftest import fresh_database
+from conftest import TEST_WAREHOUSE, fresh_database
 from pipeline_helpers import run_stages
-from segments import cli, db, load, nightly, runner
-from segments.errors import SnapshotDateError
+from segments import cli, db, load, nightly, runner, server
+from segments import warehouse as warehouse_tables
+from segments.errors import LockTimeoutError, SnapshotDateError
 from segments.generate import generate_copy_chunks
 from segments.settings import Settings
 
@@ -247,3 +248,17 @@ def test_two_runs_of_the_same_date_started_together_one_runs_the_other_says_why(
     assert [code for code, _ in outcomes] == [0, 1], outcomes[1][1][-3000:]
     assert "already in progress" in outcomes[1][1]
     assert published_dates(warehouse) == [dt.date(2011, 12, 10)]
+
+
+# -- 13. Lock waits are bounded ---------------------------------------------------------------------------
+
+def test_a_lock_wait_is_bounded_and_names_the_run_holding_the_lock(real_source, warehouse, monkeypatch):
+    run_stages(real_source, warehouse, dt.date(2011, 12, 9))
+    monkeypatch.setenv("SEGMENTS_LOCK_TIMEOUT_SECONDS", "2")
+    with db.connect_url(server.url(TEST_WAREHOUSE)) as holder, holder.transaction():
+        warehouse_tables.lock_shared_models(holder, "scheduled__2011-12-10", "aggregates", 60)
+        started = time.monotonic()
+        with pytest.raises(LockTimeoutError, match="held by segments scheduled__2011-12-10 aggregates"):
+            run_stages(real_source, warehouse, dt.date(2011, 12, 10))
+        assert time.monotonic() - started < 30
+    assert published_dates(warehouse) == [dt.date(2011, 12, 9)]

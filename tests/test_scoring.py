@@ -26,6 +26,12 @@ def test_sql_and_pandas_assign_every_customer_to_the_same_segment(real_source, w
     model = registry.load(warehouse, run_id)
     registry.store(warehouse, "scored-in-sql", AS_OF, FitResult(model, pd.Series(dtype="int64"), {}),
                    with_assignments=False)
+    # The same customers' features, as that run's own rows (features belong to the run scoring them).
+    warehouse.execute(
+        "insert into intermediate.int_customer_features select 'scored-in-sql', as_of_date, customer_id, "
+        "recency_days, frequency_invoices, monetary_revenue, avg_order_revenue, items_per_order, tenure_days, "
+        "return_rate, distinct_products, is_clusterable from intermediate.int_customer_features where run_id = %s",
+        (run_id,))
     registry.score_in_sql(warehouse, "scored-in-sql", AS_OF, previous=None)
     in_pandas, in_sql = assignments(warehouse, run_id), assignments(warehouse, "scored-in-sql")
     assert len(in_pandas) > 4_000

@@ -45,6 +45,8 @@ STAGE_STOPS = {
     "training": ("internal.customer_assignments",),
     "publishing": ("internal.customer_assignments", "segments.segment_migrations"),
 }
+# Past publish's commit: the stage waits to record its success.
+PUBLISH_COMMITTED_STOPS = (*STAGE_STOPS["publishing"], "internal.run_attempts")
 WAIT_SECONDS = 180
 
 
@@ -120,19 +122,29 @@ def wait_until_blocked_on(warehouse: psycopg.Connection, table: str, run: subpro
     pytest.fail(f"The run did not reach {table} within {WAIT_SECONDS} s:\n{log.read_text()[-3000:]}")
 
 
-def stop_inside(stage: str, warehouse: psycopg.Connection, run: subprocess.Popen, log: Path) -> list[psycopg.Connection]:
-    """Hold the run inside `stage`, past every stage before it; return the sessions holding it."""
-    holders: list[psycopg.Connection] = []
-    for table in STAGE_STOPS[stage]:
-        holders.append(hold_write_lock(table))
-        if len(holders) > 1:
-            holders.pop(0).close()
+def stop_at(tables: tuple[str, ...], warehouse: psycopg.Connection, run: subprocess.Popen, log: Path) -> psycopg.Connection:
+    """Hold the run at its write to the last of `tables`, letting it through each before; return the holding session."""
+    holder = None
+    for table in tables:
+        previous, holder = holder, hold_write_lock(table)
+        if previous is not None:
+            previous.close()
         wait_until_blocked_on(warehouse, table, run, log)
-    recorded = [stage for (stage,) in warehouse.execute(
+    return holder
+
+
+def stop_inside(stage: str, warehouse: psycopg.Connection, run: subprocess.Popen, log: Path) -> psycopg.Connection:
+    """Hold the run inside `stage`, past every stage before it; return the holding session."""
+    holder = stop_at(STAGE_STOPS[stage], warehouse, run, log)
+    assert recorded_stages(warehouse) == list(RECORDED_STAGES[:RECORDED_STAGES.index(stage)]), f"not inside {stage}"
+    return holder
+
+
+def recorded_stages(warehouse: psycopg.Connection) -> list[str]:
+    """The stages the run of AS_OF recorded as successful, in order."""
+    return [stage for (stage,) in warehouse.execute(
         "select stage from internal.run_attempts where as_of_date = %s and status = 'success' order by recorded_at",
         (AS_OF,)).fetchall()]
-    assert recorded == list(RECORDED_STAGES[:RECORDED_STAGES.index(stage)]), f"not inside {stage}: {recorded}"
-    return holders
 
 
 def wait_until_sessions_end(warehouse: psycopg.Connection, pids: list[int]) -> None:
@@ -159,12 +171,49 @@ def assert_rerun_publishes_the_uninterrupted_snapshot(warehouse: psycopg.Connect
 def test_a_run_killed_inside_a_stage_publishes_nothing_and_its_rerun_everything(stage, warehouse, prepared, tmp_path):
     log = tmp_path / "run.log"
     run = start_run(log)
-    holders = stop_inside(stage, warehouse, run, log)
-    sessions = [pid for pid in run_sessions(warehouse) if pid not in {holder.info.backend_pid for holder in holders}]
+    holder = stop_inside(stage, warehouse, run, log)
+    sessions = [pid for pid in run_sessions(warehouse) if pid != holder.info.backend_pid]
     run.send_signal(signal.SIGKILL)
     run.wait(timeout=30)
-    for holder in holders:
-        holder.close()
+    holder.close()
     wait_until_sessions_end(warehouse, sessions)
     assert published_state(warehouse) == prepared["published_before"]
     assert_rerun_publishes_the_uninterrupted_snapshot(warehouse, prepared)
+
+
+def restart_server() -> None:
+    """Restart PostgreSQL (fast shutdown: every session ends, open transactions roll back); Airflow's metadata too."""
+    server.stop()
+    server.start()
+
+
+def test_a_database_restart_mid_run_ends_it_failed_with_its_summary_and_the_rerun_publishes(warehouse, prepared, tmp_path):
+    log = tmp_path / "run.log"
+    run = start_run(log)
+    holder = stop_inside("features", warehouse, run, log)
+    restart_server()
+    holder.close()
+    assert run.wait(timeout=WAIT_SECONDS) == 1
+    output = log.read_text()
+    assert "Customer segmentation for 2011-12-10 failed in task features: The warehouse connection broke" in output
+    assert "Analysts still see snapshot 2011-12-09" in output, "the summary asks the warehouse once it is back"
+    assert "The run for 2011-12-10 ended failed" in output
+    assert "sqlalchemy.exc" not in output, "Airflow's bookkeeping waited for its database"
+    with db.connect_url(server.url(TEST_WAREHOUSE)) as after_restart:
+        assert published_state(after_restart) == prepared["published_before"]
+        assert_rerun_publishes_the_uninterrupted_snapshot(after_restart, prepared)
+
+
+def test_a_database_restart_after_publish_committed_does_not_fail_the_run(warehouse, prepared, tmp_path):
+    log = tmp_path / "run.log"
+    run = start_run(log)
+    holder = stop_at(PUBLISH_COMMITTED_STOPS, warehouse, run, log)
+    restart_server()
+    holder.close()
+    assert run.wait(timeout=WAIT_SECONDS) == 0, log.read_text()[-3000:]
+    output = log.read_text()
+    assert "was published by this run before the warehouse connection broke" in output, output
+    with db.connect_url(server.url(TEST_WAREHOUSE)) as after_restart:
+        assert snapshot_rows(after_restart, AS_OF) == prepared["expected"]
+        assert published_state(after_restart, except_date=AS_OF) == prepared["published_before"]
+        assert recorded_stages(after_restart)[-2:] == ["publishing", "report"]

@@ -141,9 +141,15 @@ def customer_segmentation():
     @task(outlets=[published_segments])
     def publish(snapshot: dict, extracted: dict, featured: dict) -> dict:
         from segments import db, nightly
+        from segments.errors import ConnectionLostError
 
-        with db.connect(WAREHOUSE_CONN_ID) as warehouse:
-            return nightly.publish_stage(warehouse, snapshot, extracted, featured)
+        try:
+            with db.connect(WAREHOUSE_CONN_ID) as warehouse:
+                return nightly.publish_stage(warehouse, snapshot, extracted, featured)
+        except ConnectionLostError as lost:
+            # The publish may have committed just before the connection broke: a new connection tells.
+            with db.connect(WAREHOUSE_CONN_ID, wait_seconds=settings.reconnect_wait_seconds) as warehouse:
+                return nightly.confirm_publish(warehouse, snapshot, lost)
 
     @task
     def report(snapshot: dict) -> dict:

@@ -22,3 +22,19 @@ def run_stages(source, warehouse, as_of: dt.date, settings: Settings | None = No
         results["gated"] = nightly.gate_stage(warehouse, snapshot, settings)
         results["published"] = nightly.publish_stage(warehouse, snapshot, extracted, featured)
     return results
+
+
+def snapshot_rows(warehouse, as_of: dt.date) -> dict[str, list[tuple]]:
+    """Everything published for one snapshot, minus run ids and timestamps."""
+    queries = {
+        "customer_segments": "select customer_id, segment_id, segment_name, recency_days, frequency_invoices, "
+                             "monetary_revenue, avg_order_revenue, items_per_order, tenure_days, return_rate, "
+                             "distinct_products from segments.customer_segments where as_of_date = %s order by 1",
+        "segment_profiles": "select segment_id, segment_name, customers, revenue, median_recency_days "
+                            "from segments.segment_profiles where as_of_date = %s order by 1",
+        "segment_migrations": "select from_segment_name, to_segment_name, customers, revenue "
+                              "from segments.segment_migrations where as_of_date = %s order by 1, 2",
+        "line_accounting": "select scope, line_class, exclusion_reason, lines from segments.line_accounting "
+                           "where as_of_date = %s and scope = 'snapshot' order by 1, 2, 3",
+    }
+    return {name: warehouse.execute(sql, (as_of,)).fetchall() for name, sql in queries.items()}

@@ -29,5 +29,13 @@ class LockTimeoutError(RuntimeError):
     """Another run held the warehouse write lock too long; a retry later may succeed."""
 
 
+class ConnectionLostError(ConnectionError):
+    """A database connection broke mid-task (server restarted or unreachable); its open transaction rolled back."""
+
+
+class RunInterruptedError(RuntimeError):
+    """Airflow's metadata database went away under `segments run`: the run could not go on."""
+
+
 class RunConflictError(RuntimeError):
     """Another run of the same snapshot date is in progress; this one did nothing."""

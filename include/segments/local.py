@@ -30,6 +30,8 @@ def airflow_environment() -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": "utc",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_HOME / "logs"),
+        # Pooled metadata connections are pinged before reuse: after a server restart they reconnect.
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_PRE_PING": "True",
     }
 
 

@@ -17,7 +17,9 @@ import psycopg
 
 from segments import extract as extracting
 from segments import features, model, publish, registry, transform, warehouse
-from segments.errors import InsufficientDataError, InvalidParameterError, QualityGateError, SnapshotDateError
+from segments.errors import (
+    ConnectionLostError, InsufficientDataError, InvalidParameterError, QualityGateError, SnapshotDateError,
+)
 from segments.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,16 +100,26 @@ def _as_of(snapshot: dict) -> dt.date:
 
 @contextmanager
 def _stage(wh: psycopg.Connection, snapshot: dict, name: str, detail: dict) -> Iterator[dict]:
-    """Time a stage and record how it ended; `detail` is filled in by the stage."""
+    """Time a stage and record how it ended; `detail` is filled in by the stage.
+
+    A stage whose connection broke (in its work or while recording it) cannot record anything
+    on it: it fails saying so instead.
+    """
     started = time.perf_counter()
     try:
         yield detail
+        detail["seconds"] = round(time.perf_counter() - started, 3)
+        warehouse.record_stage(wh, snapshot["run_id"], _as_of(snapshot), name, "success", detail)
     except Exception as error:
+        if wh.broken:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ConnectionLostError(
+                f"The warehouse connection broke in stage {name} ({reason}): the server restarted or became "
+                "unreachable, and whatever the stage had not committed was rolled back"
+            ) from error
         detail.update(error=str(error), seconds=round(time.perf_counter() - started, 3))
         warehouse.record_stage(wh, snapshot["run_id"], _as_of(snapshot), name, "failed", detail)
         raise
-    detail["seconds"] = round(time.perf_counter() - started, 3)
-    warehouse.record_stage(wh, snapshot["run_id"], _as_of(snapshot), name, "success", detail)
     log.info("%s for %s: %s", name, snapshot["as_of_date"], detail)
 
 
@@ -244,6 +256,22 @@ def publish_stage(wh: psycopg.Connection, snapshot: dict, extracted: dict, featu
         facts = publish.ExtractFacts(_window(extracted), extracted["changed_days_reextracted"],
                                      extracted["source_lines_dated_after_run"])
         publish.publish(wh, snapshot["run_id"], _as_of(snapshot), facts, summary, seconds)
+    return detail
+
+
+def confirm_publish(wh: psycopg.Connection, snapshot: dict, lost: ConnectionLostError) -> dict:
+    """After publish lost its connection, on a new one: success if the run's snapshot committed, else `lost`.
+
+    The connection may break after the publishing transaction committed but before its
+    acknowledgement or the stage's record: that publish happened and must not be reported failed.
+    """
+    if not publish.is_published(wh, snapshot["run_id"], _as_of(snapshot)):
+        raise lost
+    detail = {"table": "segments.customer_segments", "as_of_date": snapshot["as_of_date"],
+              "already_published": True, "confirmed_after": str(lost)}
+    warehouse.record_stage(wh, snapshot["run_id"], _as_of(snapshot), "publishing", "success", detail)
+    log.warning("Snapshot %s was published by this run before the warehouse connection broke (%s); "
+                "confirmed on a new connection.", snapshot["as_of_date"], lost)
     return detail
 
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
-from segments import db, local, nightly, queries, report
-from segments.errors import RunConflictError
+from segments import db, local, nightly, publish, queries, report
+from segments.errors import RunConflictError, RunInterruptedError
 from segments.settings import LOCAL_DIR, PROJECT_ROOT, Settings
 
 DAG_ID = "customer_segmentation"
@@ -99,22 +99,93 @@ def fail_abandoned_runs() -> list[str]:
     return abandoned
 
 
+def _connect_patiently(dialect, connection_record, cargs, cparams):
+    """SQLAlchemy's connect, asked again while the server refuses it, for up to SEGMENTS_RECONNECT_WAIT_SECONDS."""
+    def connect():
+        return dialect.connect(*cargs, **cparams)
+
+    return db.retry_connecting(connect, Settings().reconnect_wait_seconds, dialect.loaded_dbapi.OperationalError)
+
+
+def _wait_for_restarting_metadata_database() -> None:
+    """Let this process's connections to Airflow's metadata database wait out a server restart.
+
+    dag.test() records every task's state there, in this process: without waiting, a restart
+    of that server fails the bookkeeping of the task that was running and leaves its run
+    "running". The pool pings a connection before reuse, so after a restart it reconnects here.
+    """
+    from airflow import settings as airflow_settings
+    from sqlalchemy import event
+
+    engines = [airflow_settings.engine]
+    if airflow_settings.async_engine is not None:
+        engines.append(airflow_settings.async_engine.sync_engine)
+    for engine in engines:
+        if not event.contains(engine, "do_connect", _connect_patiently):
+            event.listen(engine, "do_connect", _connect_patiently)
+
+
+def _end_interrupted_run(logical_date: dt.datetime, as_of: dt.date, error: Exception) -> str:
+    """Once the metadata database answers again, mark the run and its unfinished tasks failed; say what happened."""
+    from airflow import settings as airflow_settings
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, State, TaskInstanceState
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    # The session that failed is unusable; each step below starts afresh.
+    airflow_settings.Session.remove()
+    run_id = None
+    try:
+        with create_session() as session:
+            dag_run = session.scalar(select(DagRun).where(DagRun.dag_id == DAG_ID, DagRun.logical_date == logical_date))
+            run_id = dag_run.run_id
+            for task_instance in dag_run.get_task_instances(session=session):
+                if task_instance.state not in State.finished:
+                    task_instance.state = TaskInstanceState.FAILED
+            dag_run.set_state(DagRunState.FAILED)
+        ended = f"Once it answered again, Airflow run {run_id} was marked failed."
+    except SQLAlchemyError:
+        ended = "It did not answer again in time: Airflow may still show the run as running until the date is rerun."
+    outcome = f"Whether snapshot {as_of} was published could not be checked."
+    if run_id is not None:
+        try:
+            with db.connect_url(local.warehouse_url()) as warehouse:
+                published = publish.is_published(warehouse, run_id, as_of)
+            outcome = (f"Snapshot {as_of} was published by this run before that; only later tasks (the report) "
+                       "are missing." if published else f"Nothing of this run was published for {as_of}.")
+        except ConnectionError:
+            pass
+    return (f"Airflow's metadata database went away during the run for snapshot {as_of} ({reason}). {ended} "
+            f"{outcome} `segments status` shows each stage and what analysts see; rerun the date once the "
+            "database is steady (reruns are safe).")
+
+
 def run(as_of: dt.date, conf: dict | None = None) -> str:
     """Run every task of the DAG for snapshot `as_of` (as `airflow dags test`); return the run's state.
 
     A run in which no task ran (a date Airflow would not schedule) is reported as such, never as
-    a success.
+    a success. A run the metadata database went away under raises RunInterruptedError, which says
+    what happened and what was published.
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
     logical_date = dt.datetime.combine(as_of, dt.time(), ZoneInfo(Settings().timezone))
     dag = load_dag()
     # Airflow 3.3's dag.test() cannot finish a successful run of a DAG with a deadline alert
     # (apache/airflow#73428: it looks the alerts up where the scheduler looks up their ids); the
     # deadline is the nightly schedule's promise, which a run in the foreground does not make.
     dag.deadline = None
+    _wait_for_restarting_metadata_database()
     with _only_run_of_the_date(as_of):
         for run_id in fail_abandoned_runs():
             print(f"Marked run {run_id} failed: its `segments run` process is gone.", file=sys.stderr)
-        dag_run = dag.test(logical_date=logical_date, run_conf=conf or {})
+        try:
+            dag_run = dag.test(logical_date=logical_date, run_conf=conf or {})
+        except SQLAlchemyError as error:
+            raise RunInterruptedError(_end_interrupted_run(logical_date, as_of, error)) from None
     states = {str(ti.state) for ti in dag_run.get_task_instances()}
     if states <= {"None"}:
         return "no task ran"

@@ -93,6 +93,10 @@ class Settings:
     lock_timeout_seconds: int = field(default_factory=lambda: int(_env("LOCK_TIMEOUT_SECONDS", "1800")))
     # Transient failures (a dropped connection) are retried; PermanentError never is.
     task_retries: int = field(default_factory=lambda: int(_env("TASK_RETRIES", "2")))
+    # How long a run waits for a database that went away (a server restart) to accept connections
+    # again: Airflow's metadata database under `segments run`, and the warehouse when publish
+    # must find out whether its transaction committed before the connection broke.
+    reconnect_wait_seconds: int = field(default_factory=lambda: int(_env("RECONNECT_WAIT_SECONDS", "120")))
     # A hung task or run fails at these limits, and so alerts like any failure.
     task_timeout_minutes: int = field(default_factory=lambda: int(_env("TASK_TIMEOUT_MINUTES", "60")))
     run_timeout_hours: int = field(default_factory=lambda: int(_env("RUN_TIMEOUT_HOURS", "6")))

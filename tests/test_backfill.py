@@ -22,7 +22,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from browser import ARTIFACTS_DIR, assert_real_screenshot, browser_page
 from conftest import fresh_database, restore_real_source
 from pipeline_helpers import run_stages
-from segments import airflow_stack, db, server
+from segments import airflow_stack, db, local, server
 from test_features import pandas_rfm, read_lines
 
 pytestmark = pytest.mark.real_data
@@ -53,26 +53,19 @@ def airflow(real_source_dump, tmp_path_factory):
     urls = {role: fresh_database(name) for role, name in names.items()}
     with db.connect_url(urls["source"]) as source:
         restore_real_source(source, real_source_dump)
-    saved = {name: os.environ.get(name) for name in (
-        "AIRFLOW_HOME", "AIRFLOW_CONN_RETAIL_SOURCE", "AIRFLOW_CONN_SEGMENT_WAREHOUSE",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")}
-    os.environ.update({
+    stack_databases = {
         "AIRFLOW_HOME": str(tmp_path_factory.mktemp("airflow_home")),
         "AIRFLOW_CONN_RETAIL_SOURCE": urls["source"],
         "AIRFLOW_CONN_SEGMENT_WAREHOUSE": urls["warehouse"],
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": server.url(names["metadata"], "postgresql+psycopg"),
-    })
-    try:
-        port = free_port()
-        url = airflow_stack.start(port)
-        yield {"url": url, "port": port, "warehouse": urls["warehouse"], "env": dict(os.environ)}
-    finally:
-        airflow_stack.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    }
+    with local.environment(stack_databases):
+        try:
+            port = free_port()
+            url = airflow_stack.start(port)
+            yield {"url": url, "port": port, "warehouse": urls["warehouse"], "env": dict(os.environ)}
+        finally:
+            airflow_stack.stop()
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from segments import airflow_stack, db, load, server
+from segments import airflow_stack, db, load, local, server
 
 DAG_ID = "customer_segmentation"
 # The real data's last day: its nightly snapshot is the one after it.
@@ -48,6 +48,27 @@ def _airflow(environment: dict, *args: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
+def _time_backfill(port: int, first: dt.date, days: int, warehouse_url: str, timeout_seconds: float):
+    """Create the backfill on the running stack; seconds until its last date is published, and the publish times."""
+    environment = {**os.environ, **airflow_stack.stack_environment(port)}
+    deadline = time.monotonic() + 180
+    while DAG_ID not in _airflow(environment, "dags", "list", "-o", "json").stdout:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the dag-processor did not parse the DAG within 3 minutes")
+        time.sleep(2)
+    started = time.monotonic()
+    created = _airflow(environment, "backfill", "create", "--dag-id", DAG_ID,
+                       "--from-date", f"{first}T02:00:00", "--to-date", f"{LAST_SNAPSHOT}T02:00:00",
+                       "--reprocess-behavior", "completed")
+    if created.returncode:
+        raise RuntimeError(f"airflow backfill create failed: {created.stderr[-2000:]}")
+    while len(published := _published(warehouse_url, first, LAST_SNAPSHOT)) < days:
+        if time.monotonic() - started > timeout_seconds:
+            raise RuntimeError(f"only {len(published)} of {days} dates published in {timeout_seconds:.0f} s")
+        time.sleep(1)
+    return time.monotonic() - started, published
+
+
 def measure_backfill(days: int, data_path: Path, timeout_seconds: float = 3600) -> dict:
     """Backfill the `days` snapshots up to the data's last one; wall time to the last publish."""
     first = LAST_SNAPSHOT - dt.timedelta(days=days - 1)
@@ -58,40 +79,18 @@ def measure_backfill(days: int, data_path: Path, timeout_seconds: float = 3600) 
         urls[role] = server.url(name)
     with db.connect_url(urls["source"]) as source:
         loaded = load.load_file(source, data_path)
-    saved = {name: os.environ.get(name) for name in
-             ("AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", *CONNECTION_VARIABLES.values())}
-    os.environ.update({
+    stack_databases = {
         "AIRFLOW_HOME": tempfile.mkdtemp(prefix="bench-backfill-airflow-"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": server.url(DATABASES["metadata"], "postgresql+psycopg"),
         **{variable: urls[role] for role, variable in CONNECTION_VARIABLES.items()},
-    })
+    }
     port = _free_port()
-    try:
-        airflow_stack.start(port)
-        environment = {**os.environ, **airflow_stack.stack_environment(port)}
-        deadline = time.monotonic() + 180
-        while DAG_ID not in _airflow(environment, "dags", "list", "-o", "json").stdout:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the dag-processor did not parse the DAG within 3 minutes")
-            time.sleep(2)
-        started = time.monotonic()
-        created = _airflow(environment, "backfill", "create", "--dag-id", DAG_ID,
-                           "--from-date", f"{first}T02:00:00", "--to-date", f"{LAST_SNAPSHOT}T02:00:00",
-                           "--reprocess-behavior", "completed")
-        if created.returncode:
-            raise RuntimeError(f"airflow backfill create failed: {created.stderr[-2000:]}")
-        while len(published := _published(urls["warehouse"], first, LAST_SNAPSHOT)) < days:
-            if time.monotonic() - started > timeout_seconds:
-                raise RuntimeError(f"only {len(published)} of {days} dates published in {timeout_seconds:.0f} s")
-            time.sleep(1)
-        wall = time.monotonic() - started
-    finally:
-        airflow_stack.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with local.environment(stack_databases):
+        try:
+            airflow_stack.start(port)
+            wall, published = _time_backfill(port, first, days, urls["warehouse"], timeout_seconds)
+        finally:
+            airflow_stack.stop()
     return {
         "dates": days, "first_date": first.isoformat(), "last_date": LAST_SNAPSHOT.isoformat(),
         "source_lines": loaded.lines, "wall_seconds": round(wall, 1),

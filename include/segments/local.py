@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -98,3 +100,18 @@ def _metadata_revisions(url: str) -> set[str]:
             f"Cannot reach Airflow's metadata database: {error}. "
             "Check AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, or run `segments db start` for the local one."
         ) from error
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for a while (a stack with databases of its own), then restore them."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

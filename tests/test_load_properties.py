@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import os
 import re
 import string
 from collections import Counter
@@ -25,6 +26,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from segments import db, load
+
+# Under CI the examples are the same every run, so a red CI run reproduces; elsewhere they stay random, to find more.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 SUMMARY = Path(__file__).resolve().parents[1] / ".local" / "test-artifacts" / "loader-property-summary.json"
 HEADERS = (

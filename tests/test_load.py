@@ -29,8 +29,12 @@ def source_rows(conn):
     ).fetchall()
 
 
+def csv_rows(rows, header=ORIGINAL_HEADER, ending="\n"):
+    return "\n".join([header, *rows]) + ending
+
+
 def write_csv(path, header, rows, encoding="utf-8"):
-    path.write_text("\n".join([header, *rows]) + "\n", encoding=encoding)
+    path.write_text(csv_rows(rows, header), encoding=encoding)
     return path
 
 
@@ -138,14 +142,32 @@ def test_header_only_file_is_refused_and_the_source_kept(seeded, tmp_path, capsy
     assert_refused(capsys, seeded, path, r"line 1: the file has a header but no lines after it\. Pass a file")
 
 
-@pytest.mark.parametrize(("rows", "stopped"), [
-    ([ROWS[0], ROWS[1].replace("HAND WARMER", '"HAND WARMER'), ROWS[3]], r"is never closed \(still open on line 4"),
-    ([ROWS[0], ROWS[1].replace("HAND WARMER", '"HAND WARMER'), ROWS[3], ROWS[2]],
-     r"has text after its closing quote on line 5"),
-], ids=["runs to the end", "closes in a later line"])
-def test_unterminated_quote_is_refused_naming_the_line_it_opened_on(seeded, tmp_path, capsys, rows, stopped):
-    path = write_csv(tmp_path / "quote.csv", ORIGINAL_HEADER, rows)
-    assert_refused(capsys, seeded, path, rf"line 3: column 'Description': the quoted field that opens here {stopped}")
+UNBALANCED_QUOTES = {
+    "runs to the end": (csv_rows([ROWS[0], ROWS[1].replace("HAND WARMER", '"HAND WARMER'), ROWS[3]]),
+                        r"line 3: column 'Description': the quoted field that opens here is never closed "
+                        r"\(still open on line 4"),
+    "closes in a later line": (csv_rows([ROWS[0], ROWS[1].replace("HAND WARMER", '"HAND WARMER'), ROWS[3], ROWS[2]]),
+                               r"line 3: column 'Description': the quoted field that opens here has text after its "
+                               r"closing quote on line 5"),
+    "runs to the end, no last line end": (csv_rows([ROWS[0], ROWS[1].replace(",United", ',"United')], ending=""),
+                                          r"line 3: column 'Country': the quoted field that opens here is never closed "
+                                          r"\(still open on line 3"),
+    "opens mid-field": (csv_rows([ROWS[0], ROWS[1].replace("HAND WARMER", 'HAND "WARMER'), ROWS[3]]),
+                        r"line 3: column 'Description': a quote opens here in the middle of the field"),
+    # Found by the property test: a quote added before an empty field pairs with the next field's opening quote,
+    # which leaves that field's closing quote mid-field, at the end of a file without a last line end.
+    "opens mid-field at the end of the file": (
+        csv_rows(['0,0,,0,2000-01-01 00:00:00,0.0000,",",\t"'], ending=""),
+        r"line 2: column 'Country': a quote opens here in the middle of the field"),
+}
+
+
+@pytest.mark.parametrize("case", UNBALANCED_QUOTES)
+def test_unbalanced_quote_is_refused_naming_the_line_it_opened_on(seeded, tmp_path, capsys, case):
+    content, message = UNBALANCED_QUOTES[case]
+    path = tmp_path / "quote.csv"
+    path.write_text(content)
+    assert_refused(capsys, seeded, path, message)
 
 
 @pytest.mark.parametrize(("date_format", "telling_date", "telling_timestamp"), [
@@ -186,7 +208,7 @@ def replaced_row(number, old, new):
 
 
 def csv_bytes(rows, header=ORIGINAL_HEADER):
-    return ("\n".join([header, *rows]) + "\n").encode()
+    return csv_rows(rows, header).encode()
 
 
 def many_lines_gzip(cut):

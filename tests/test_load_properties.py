@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import os
 import re
 import string
 from collections import Counter
@@ -21,10 +22,15 @@ from pathlib import Path
 
 import pytest
 from conftest import TEST_SOURCE, fresh_database
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from segments import db, load
+
+# Under CI the examples are the same every run, so a red CI run reproduces; elsewhere they stay random, to find more.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 SUMMARY = Path(__file__).resolve().parents[1] / ".local" / "test-artifacts" / "loader-property-summary.json"
 HEADERS = (
@@ -121,8 +127,12 @@ def retail_files(draw) -> Case:
         column = DATE if damage == "bad date" else draw(st.sampled_from([QUANTITY, PRICE]))
         record[column] = field_text(draw(st.sampled_from(BAD_VALUES[column])), quote_all)
     elif damage == "unbalanced quote":
+        # One quote more, at the start of a field or inside it, leaves the file an odd number of quotes, which a
+        # well-formed CSV never has: a loader that keeps to the CSV rules always sees it, where it was added or
+        # where the quote it pairs with leaves another one out of place.
         position = draw(st.integers(0, len(record) - 1))
-        record[position] = '"' + record[position]
+        offset = draw(st.integers(0, len(record[position])))
+        record[position] = record[position][:offset] + '"' + record[position][offset:]
     elif damage == "cut off":
         # Cut inside the record's first seven fields: what remains is short of a field, or an open quote.
         kept = ",".join(record[:7])
@@ -167,6 +177,10 @@ def test_accepted_files_land_line_for_line_and_refused_files_change_nothing(sour
     @settings(max_examples=150, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(case=retail_files())
+    # A quote before an empty field pairs with the next field's opening quote; its closing quote is left mid-field.
+    @example(case=Case(".csv", ",".join(HEADERS[0]).encode() + b'\n0,0,,0,2000-01-01 00:00:00,0.0000,",",\t"',
+                       [("0", "0", None, 0, "2000-01-01 00:00:00", Decimal("0.0000"), None, ",\t")],
+                       damage="unbalanced quote", ambiguous_dates=False))
     def check(case: Case) -> None:
         counts["tried"] += 1
         load.copy_into_source(source_database, [SEED_LINES], replace=True)
@@ -185,8 +199,8 @@ def test_accepted_files_land_line_for_line_and_refused_files_change_nothing(sour
             return
         landed = source_rows(source_database) == case.expected_rows
         counts["loaded" if landed else "damaged"] += 1
-        assert landed, "the source does not hold the file's lines"
         assert not case.damage, f"a file with '{case.damage}' was loaded"
+        assert landed, "the source does not hold the file's lines"
         assert not case.ambiguous_dates, "dates that read both ways were loaded without --date-format"
 
     try:

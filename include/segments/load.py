@@ -15,7 +15,6 @@ import csv
 import datetime as dt
 import gzip
 import io
-import itertools
 import re
 import zipfile
 import zlib
@@ -246,54 +245,71 @@ def _raw_records(path: Path, encoding: str | None) -> Iterator[tuple[int, list[s
 
 def _csv_records(path: Path, encoding: str) -> Iterator[tuple[int, list[str]]]:
     with _open_text(path, encoding) as handle:
-        reader = csv.reader(handle, strict=True)
+        record: list[str] = []  # the physical lines of the record being read, to find a misplaced quote in
+        reader = csv.reader(_kept_lines(handle, record), strict=True)
         end = 0
         try:
             for fields in reader:
                 start, end = end + 1, reader.line_num
+                # csv takes a quote inside an unquoted field for text; the file is malformed, and values read past
+                # it may be shifted. Only records with a quote in their text need their raw lines looked at.
+                if '"' in "".join(fields) and (misplaced := _misplaced_quote(record, start)):
+                    raise _quote_error(path, encoding, misplaced)
+                record.clear()
                 if fields:
                     yield start, fields
         except csv.Error as error:
-            raise _quote_error(path, encoding, end + 1, reader.line_num, error) from None
+            if misplaced := _misplaced_quote(record, end + 1):
+                raise _quote_error(path, encoding, misplaced) from None
+            raise LoadError(f"{path}: line {end + 1}: {error}. Fix that line; nothing was loaded.") from None
 
 
-def _quote_error(path: Path, encoding: str, start: int, end: int, error: csv.Error) -> LoadError:
-    """The record on lines start..end does not parse: name the quoted field that broke it, and where it opened."""
+def _kept_lines(lines: Iterable[str], kept: list[str]) -> Iterator[str]:
+    for line in lines:
+        kept.append(line)
+        yield line
+
+
+def _quote_error(path: Path, encoding: str, misplaced: tuple[int, int, str]) -> LoadError:
+    line, position, trouble = misplaced
     with _open_text(path, encoding) as handle:
-        first_line = handle.readline()
-        header = [name.strip() for name in next(csv.reader([first_line]), [])]
-        opened = _last_quoted_field(itertools.islice(itertools.chain([first_line], handle), start - 1, end), start)
-    if opened is None:
-        return LoadError(f"{path}: line {start}: {error}. Fix that line; nothing was loaded.")
-    line, position, still_open = opened
-    trouble = (
-        f"is never closed (still open on line {end}, where reading stopped)" if still_open
-        else f"has text after its closing quote{'' if end == line else f' on line {end}'}"
-    )
+        header = [name.strip() for name in next(csv.reader([handle.readline()]), [])]
     return LoadError(
-        f"{path}: line {line}: column {_column_label(header, position)}: the quoted field that opens here {trouble}. "
-        "Close the quote right before the next comma, and double any quote that is part of the text (\"\"). "
-        "Nothing was loaded."
+        f"{path}: line {line}: column {_column_label(header, position)}: {trouble}. Enclose the whole value "
+        "in double quotes, from the comma before it to the comma after it, and double any quote that is part of the "
+        "text (\"\"). Nothing was loaded."
     )
 
 
-def _last_quoted_field(lines: Iterable[str], first_line: int) -> tuple[int, int, bool] | None:
-    """Where the last quoted field of one record opens (line, field position), and whether it is still open."""
-    opened = None
-    position, quoted, field_start, after_quote = 0, False, True, False
+def _misplaced_quote(lines: Iterable[str], first_line: int) -> tuple[int, int, str] | None:
+    """The first quote of one record that breaks the CSV rules: the line it opens on, its field, what is wrong.
+
+    A field's quotes must enclose all of it: a quote in the middle of a field, text after a closing
+    quote and a quote still open where the record ends are all refused.
+    """
+    position, field_start, opened, closing = 0, True, None, False
+    number = first_line
     for number, text in enumerate(lines, first_line):
         for character in text:
-            if quoted:
-                quoted, after_quote = character != '"', character == '"'
-            elif character == '"' and (field_start or after_quote):
-                if field_start:
-                    opened = (number, position)
-                quoted, field_start, after_quote = True, False, False
+            if opened and not closing:
+                closing = character == '"'
+            elif opened and character == '"':  # a doubled quote, part of the text
+                closing = False
+            elif opened and character not in ",\r\n":
+                ends = "" if number == opened[0] else f" on line {number}"
+                return *opened, f"the quoted field that opens here has text after its closing quote{ends}"
+            elif character == '"':
+                if not field_start:
+                    return number, position, "a quote opens here in the middle of the field"
+                opened = (number, position)
             else:
-                after_quote = False
+                opened, closing = None, False
                 field_start = character in ",\r\n"
                 position += character == ","
-    return None if opened is None else (*opened, quoted)
+    if opened and not closing:
+        return *opened, (f"the quoted field that opens here is never closed (still open on line {number}, "
+                         "where reading stopped)")
+    return None
 
 
 def _workbook_records(path: Path) -> Iterator[tuple[int, list[str]]]:

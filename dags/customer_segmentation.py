@@ -119,10 +119,14 @@ def customer_segmentation():
     def wait_for_earlier_run(snapshot: dict) -> bool:
         from segments import nightly
 
-        previous = get_current_context()["ti"].get_previous_dagrun()
+        task_instance = get_current_context()["ti"]
+        previous = task_instance.get_previous_dagrun()
         if previous is None:
             return True
-        return not nightly.earlier_run_blocks(previous.logical_date, previous.state, snapshot["as_of_date"], settings)
+        states = task_instance.get_task_states(dag_id=previous.dag_id, task_ids=["publish"], run_ids=[previous.run_id])
+        publish_state = states.get(previous.run_id, {}).get("publish")
+        return not nightly.earlier_run_blocks(previous.logical_date, previous.state, publish_state,
+                                              snapshot["as_of_date"], settings)
 
     @task
     def training(snapshot: dict) -> dict:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from segments import runner
+from segments import nightly, runner
 from segments.settings import Settings
 
 
@@ -88,3 +88,16 @@ def test_dag_file_imports_no_heavy_libraries():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "heavy=\n" in result.stdout + "\n", result.stdout[-500:]
+
+
+def test_a_run_waits_only_for_an_unpublished_run_of_the_day_before():
+    settings = Settings()
+    day_before = dt.datetime(2011, 12, 9, 2, tzinfo=dt.timezone.utc)
+    assert nightly.earlier_run_blocks(day_before, "running", None, "2011-12-10", settings)
+    assert nightly.earlier_run_blocks(day_before, "queued", None, "2011-12-10", settings)
+    assert not nightly.earlier_run_blocks(day_before, "running", "success", "2011-12-10", settings), "report not awaited"
+    assert not nightly.earlier_run_blocks(day_before, "running", "upstream_failed", "2011-12-10", settings)
+    assert not nightly.earlier_run_blocks(day_before, "failed", None, "2011-12-10", settings)
+    assert not nightly.earlier_run_blocks(None, None, None, "2011-12-10", settings)
+    weeks_before = dt.datetime(2011, 11, 1, 2, tzinfo=dt.timezone.utc)
+    assert not nightly.earlier_run_blocks(weeks_before, "running", None, "2011-12-10", settings), "not a predecessor"

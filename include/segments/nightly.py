@@ -24,8 +24,9 @@ from segments.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# DAG run states of a run that has not finished yet.
+# DAG run states of a run that has not finished yet, and task states of a task that has.
 UNFINISHED_RUN_STATES = ("queued", "running")
+FINISHED_TASK_STATES = ("success", "failed", "upstream_failed", "skipped", "removed")
 
 
 def snapshot_date(logical_date: dt.datetime | None, run_after: dt.datetime, timezone: str) -> dt.date:
@@ -73,14 +74,17 @@ def resolve_snapshot(
 
 
 def earlier_run_blocks(previous_logical_date: dt.datetime | None, previous_state: str | None,
-                       as_of_date: str, settings: Settings) -> bool:
-    """Whether a run must wait for the DAG run before it (by logical date) to finish.
+                       previous_publish_state: str | None, as_of_date: str, settings: Settings) -> bool:
+    """Whether a run must wait for the DAG run before it (by logical date).
 
-    It must while that run is queued or running and its snapshot could be this one's
-    predecessor: then every date of a backfill continues the snapshot of the date before it,
-    exactly as sequential nightly runs do, however many runs Airflow starts at once.
+    It must while that run is queued or running, its publish task has not ended, and its
+    snapshot could be this one's predecessor: then every date of a backfill continues the
+    snapshot of the date before it, exactly as sequential nightly runs do, however many runs
+    Airflow starts at once. (The report after the publish is not waited for.)
     """
     if previous_logical_date is None or previous_state not in UNFINISHED_RUN_STATES:
+        return False
+    if previous_publish_state in FINISHED_TASK_STATES:
         return False
     previous_as_of = snapshot_date(previous_logical_date, previous_logical_date, settings.timezone)
     gap_days = (dt.date.fromisoformat(as_of_date) - previous_as_of).days

@@ -76,7 +76,7 @@ class Settings:
     # stopped selling (or a source that stopped syncing): refused instead of published.
     # How often a run checks whether the run of the day before has finished (it waits at most
     # until its own run timeout).
-    predecessor_poke_seconds: int = field(default_factory=lambda: int(_env("PREDECESSOR_POKE_SECONDS", "3")))
+    predecessor_poke_seconds: int = field(default_factory=lambda: int(_env("PREDECESSOR_POKE_SECONDS", "2")))
     max_source_staleness_days: int = field(default_factory=lambda: int(_env("MAX_SOURCE_STALENESS_DAYS", "60")))
     # Quality gate.
     min_segment_share: float = field(default_factory=lambda: float(_env("MIN_SEGMENT_SHARE", "0.02")))

@@ -138,6 +138,9 @@ def test_source_lines_dated_in_the_future_are_counted_and_never_make_a_snapshot_
     run_stages(real_source, warehouse, dt.date(2011, 12, 10))
     assert warehouse.execute(
         "select source_lines_dated_after_run from segments.segmentation_runs").fetchone()[0] == 2
+    assert warehouse.execute(
+        "select line_class, exclusion_reason, lines from segments.line_accounting where scope = 'future'"
+    ).fetchall() == [("invalid", "dated after the run started", 2)]
     # A snapshot dated in the future (as an older version could publish) is never current.
     warehouse.execute("insert into segments.segmentation_runs select (date '2099-01-01'), run_id, k, model_features, "
                       "inertia, silhouette, davies_bouldin, calinski_harabasz, segment_sizes, lines_extracted, "

@@ -69,9 +69,9 @@ comment on column segments.segmentation_runs.changed_days_reextracted is 'Days b
 comment on column segments.segmentation_runs.source_lines_dated_after_run is 'Source lines dated after the moment the run started: never part of any snapshot until that date comes (count, for the data-quality check).';
 comment on column segments.segmentation_runs.published_at is 'When the snapshot was published (UTC).';
 
-comment on table segments.line_accounting is 'Every invoice line accounted for: lines per class and reason, for the run''s extract window (scope extracted) and for all lines the snapshot rests on (scope snapshot).';
+comment on table segments.line_accounting is 'Every invoice line accounted for: lines per class and reason, for the run''s extract window (scope extracted), for all lines the snapshot rests on (scope snapshot), and source lines dated after the run started (scope future, quarantined).';
 comment on column segments.line_accounting.as_of_date is 'Snapshot date.';
-comment on column segments.line_accounting.scope is 'extracted: the lines this run re-read; snapshot: all lines dated before as_of_date.';
+comment on column segments.line_accounting.scope is 'extracted: the lines this run re-read; snapshot: all lines dated before as_of_date; future: source lines dated after the moment the run started (clock errors or test data, in no snapshot until their date comes).';
 comment on column segments.line_accounting.line_class is 'purchase, return (used); duplicate, no_customer, non_product (excluded); invalid (quarantined).';
 comment on column segments.line_accounting.exclusion_reason is 'Why the line was excluded or quarantined (empty for used lines).';
 comment on column segments.line_accounting.lines is 'Number of invoice lines.';

@@ -1,5 +1,6 @@
--- Every line accounted for, twice: the lines this run extracted (its re-read window), and all
--- lines the snapshot rests on (dated before as_of_date, plus undated lines in quarantine).
+-- Every line accounted for: the lines this run extracted (its re-read window), all lines the
+-- snapshot rests on (dated before as_of_date, plus undated lines in quarantine), and the source
+-- lines dated after the run started (quarantined until their date comes; only when there are any).
 insert into segments.line_accounting (as_of_date, scope, line_class, exclusion_reason, lines)
 
 with extracted as (
@@ -24,3 +25,6 @@ snapshot as (
 select %(as_of_date)s::date, * from extracted
 union all
 select %(as_of_date)s::date, * from snapshot
+union all
+select %(as_of_date)s::date, 'future', 'invalid', 'dated after the run started', %(source_lines_dated_after_run)s::bigint
+where %(source_lines_dated_after_run)s > 0

@@ -68,14 +68,6 @@ def airflow(real_source_dump, tmp_path_factory):
             airflow_stack.stop()
 
 
-@pytest.fixture(scope="module")
-def expected_customers(real_data) -> dict[dt.date, int]:
-    """Customers with a net purchase before each date, computed independently in pandas."""
-    lines = read_lines(real_data)
-    # Above half a cent: float sums leave 1e-13 where purchases and returns cancel out exactly.
-    return {day: int((pandas_rfm(lines, day)["monetary_revenue"] > 0.005).sum()) for day in DATES}
-
-
 def segments_cli(airflow, *args: str) -> subprocess.CompletedProcess:
     """The `segments` command, as the README has engineers type it."""
     return subprocess.run([sys.executable, "-m", "segments.cli", *args], env=airflow["env"],

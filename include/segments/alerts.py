@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-import psycopg
-
-from segments import db, nightly, warehouse
+from segments import db, nightly
 from segments.settings import WAREHOUSE_CONN_ID, Settings
 
 
@@ -44,12 +42,10 @@ def summarise_missed_deadline(dag_run: dict, deadline: str, timezone: str) -> st
     )
 
 
+
 def _what_analysts_see() -> str:
     try:
         with db.connect(WAREHOUSE_CONN_ID) as wh:
-            current = warehouse.current_snapshot(wh)
-    except (ConnectionError, psycopg.Error):
-        return "The warehouse could not be asked what is published."
-    if current is None:
-        return "No snapshot has been published yet."
-    return f"Analysts still see snapshot {current['as_of_date']} (run {current['run_id']})."
+            return nightly.what_analysts_see(wh)
+    except ConnectionError:
+        return nightly.what_analysts_see(None)

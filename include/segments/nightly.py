@@ -290,19 +290,23 @@ def report_stage(wh: psycopg.Connection, snapshot: dict, settings: Settings) -> 
     return detail
 
 
+def what_analysts_see(wh: psycopg.Connection | None) -> str:
+    """One sentence for the person on call: the snapshot analysts see now (None: the warehouse is unreachable)."""
+    if wh is None:
+        return "The warehouse could not be reached to check what is published."
+    try:
+        current = warehouse.current_snapshot(wh)
+    except psycopg.Error:
+        return "The warehouse could not be asked what is published."
+    if current is None:
+        return "No snapshot has been published yet."
+    return (f"Analysts still see snapshot {current['as_of_date']} (run {current['run_id']}, "
+            f"{current['customers_segmented']} customers), unchanged.")
+
+
 def failure_summary(wh: psycopg.Connection | None, as_of_date: str | None, task_id: str, error: BaseException | None) -> str:
     """One paragraph for the person on call: what failed, for which date, what is still published."""
-    try:
-        current = warehouse.current_snapshot(wh) if wh is not None else None
-        still = (
-            f"Analysts still see snapshot {current['as_of_date']} (run {current['run_id']}, "
-            f"{current['customers_segmented']} customers), unchanged."
-            if current else "No snapshot has been published yet."
-        )
-    except psycopg.Error:
-        still = "The warehouse could not be asked what is published."
-    if wh is None:
-        still = "The warehouse could not be reached to check what is published."
+    still = what_analysts_see(wh)
     reason = str(error).rstrip(".") if error else "unknown error"
     published = (
         "The snapshot itself was published; only its report is missing (the Customer segments page "

@@ -56,4 +56,4 @@ airflow-stop: setup
 SIZES ?= 1000000,10000000
 BACKFILL_DAYS ?= 0
 bench: db-start ## benchmark: pipeline vs the notebook approach on synthetic histories, and BACKFILL_DAYS=N dates of the real data backfilled through the local scheduler (writes .local/bench/)
-	$(BIN)/python -m segments.bench --sizes "$(SIZES)" --backfill-days $(BACKFILL_DAYS)
+	$(BIN)/python -m segments.tools.bench --sizes "$(SIZES)" --backfill-days $(BACKFILL_DAYS)

@@ -32,8 +32,9 @@ from airflow.sdk import (
     Asset, CronTriggerTimetable, ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, get_current_context, task,
 )
 
-from segments.notify import failure_callbacks, publish_deadline
-from segments.settings import SOURCE_CONN_ID, WAREHOUSE_CONN_ID, Settings
+from segments.outputs.notify import failure_callbacks, publish_deadline
+from segments.pipeline.snapshot import HISTORY_DAYS_RANGE, LOOKBACK_DAYS_RANGE, Snapshot, resolve
+from segments.settings import DAG_ID, K_MAX, K_MIN, SOURCE_CONN_ID, WAREHOUSE_CONN_ID, Settings
 
 settings = Settings()
 hour, minute = settings.schedule_time.split(":")
@@ -41,7 +42,7 @@ published_segments = Asset(name="segments.customer_segments")
 
 
 @dag(
-    dag_id="customer_segmentation",
+    dag_id=DAG_ID,
     schedule=CronTriggerTimetable(f"{int(minute)} {int(hour)} * * *", timezone=settings.timezone),
     # Any retailer's history, from any year: a run before start_date would run no task at all.
     start_date=dt.datetime(1970, 1, 1),
@@ -67,49 +68,52 @@ published_segments = Asset(name="segments.customer_segments")
         "on_failure_callback": failure_callbacks(),
     },
     params={
-        "k": Param(settings.k, type="string", enum=["auto", "2", "3", "4", "5", "6", "7", "8"],
-                   description="Number of segments, or auto (best silhouette among 2 to 8)."),
+        "k": Param(settings.k, type="string", enum=["auto", *map(str, range(K_MIN, K_MAX + 1))],
+                   description=f"Number of segments, or auto (best silhouette among {K_MIN} to {K_MAX})."),
         "full_refresh": Param(False, type="boolean",
                               description="Re-extract all history before the snapshot date (also allows a rerun to shrink "
                                           "the date's published snapshot)."),
         "force": Param(False, type="boolean",
                        description="Publish even if this rerun shrinks the date's published snapshot by more than "
                                    f"{settings.max_republish_shrink_share:.0%} of its customers."),
-        "lookback_days": Param(settings.lookback_days, type="integer", minimum=0, maximum=365,
+        "lookback_days": Param(settings.lookback_days, type="integer", minimum=LOOKBACK_DAYS_RANGE[0],
+                               maximum=LOOKBACK_DAYS_RANGE[1],
                                description="Recent days re-read on every run to catch late or corrected lines."),
-        "history_days": Param(None, type=["null", "integer"], minimum=30, maximum=36500,
+        "history_days": Param(None, type=["null", "integer"], minimum=HISTORY_DAYS_RANGE[0],
+                              maximum=HISTORY_DAYS_RANGE[1],
                               description="Only consider this many days of history (empty: all of it)."),
     },
 )
 def customer_segmentation():
     @task
     def resolve_snapshot() -> dict:
-        from segments import nightly
-
         context = get_current_context()
         run = context["dag_run"]
-        return nightly.resolve_snapshot(run.logical_date, run.run_after, run.run_id, context["params"], settings)
+        return resolve(run.logical_date, run.run_after, run.run_id, context["params"], settings).to_xcom()
 
     @task
     def extract(snapshot: dict) -> dict:
-        from segments import db, nightly
+        from segments import db
+        from segments.pipeline import stages
 
         with db.connect(SOURCE_CONN_ID) as source, db.connect(WAREHOUSE_CONN_ID) as warehouse:
-            return nightly.extract_stage(source, warehouse, snapshot, settings)
+            return stages.extract_stage(source, warehouse, Snapshot.from_xcom(snapshot), settings)
 
     @task
     def aggregates(snapshot: dict, extracted: dict) -> dict:
-        from segments import db, nightly
+        from segments import db
+        from segments.pipeline import stages
 
         with db.connect(WAREHOUSE_CONN_ID) as warehouse:
-            return nightly.transform_stage(warehouse, snapshot, extracted, settings)
+            return stages.aggregates_stage(warehouse, Snapshot.from_xcom(snapshot), extracted, settings)
 
     @task
     def features(snapshot: dict) -> dict:
-        from segments import db, nightly
+        from segments import db
+        from segments.pipeline import stages
 
         with db.connect(WAREHOUSE_CONN_ID) as warehouse:
-            return nightly.features_stage(warehouse, snapshot, settings)
+            return stages.features_stage(warehouse, Snapshot.from_xcom(snapshot), settings)
 
     # depends_on_past makes Airflow itself hold a run until the previous run has passed this
     # point, and refuse backfills in reverse; all_done lets a failed run pass it, so that one
@@ -117,7 +121,7 @@ def customer_segmentation():
     @task.sensor(poke_interval=settings.predecessor_poke_seconds, timeout=settings.run_timeout_hours * 3600,
                  mode="poke", depends_on_past=True, trigger_rule="all_done")
     def wait_for_earlier_run(snapshot: dict) -> bool:
-        from segments import nightly
+        from segments.pipeline import stages
 
         task_instance = get_current_context()["ti"]
         previous = task_instance.get_previous_dagrun()
@@ -125,42 +129,46 @@ def customer_segmentation():
             return True
         states = task_instance.get_task_states(dag_id=previous.dag_id, task_ids=["publish"], run_ids=[previous.run_id])
         publish_state = states.get(previous.run_id, {}).get("publish")
-        return not nightly.earlier_run_blocks(previous.logical_date, previous.state, publish_state,
-                                              snapshot["as_of_date"], settings)
+        return not stages.earlier_run_blocks(previous.logical_date, previous.state, publish_state,
+                                             Snapshot.from_xcom(snapshot).as_of_date, settings)
 
     @task
     def training(snapshot: dict) -> dict:
-        from segments import db, nightly
+        from segments import db
+        from segments.pipeline import stages
 
         with db.connect(WAREHOUSE_CONN_ID) as warehouse:
-            return nightly.train_stage(warehouse, snapshot, settings)
+            return stages.training_stage(warehouse, Snapshot.from_xcom(snapshot), settings)
 
     @task
     def quality_gate(snapshot: dict) -> dict:
-        from segments import db, nightly
+        from segments import db
+        from segments.pipeline import stages
 
         with db.connect(WAREHOUSE_CONN_ID) as warehouse:
-            return nightly.gate_stage(warehouse, snapshot, settings)
+            return stages.quality_gate_stage(warehouse, Snapshot.from_xcom(snapshot), settings)
 
     @task(outlets=[published_segments])
     def publish(snapshot: dict, extracted: dict, featured: dict) -> dict:
-        from segments import db, nightly
+        from segments import db
         from segments.errors import ConnectionLostError
+        from segments.pipeline import stages
 
         try:
             with db.connect(WAREHOUSE_CONN_ID) as warehouse:
-                return nightly.publish_stage(warehouse, snapshot, extracted, featured)
+                return stages.publish_stage(warehouse, Snapshot.from_xcom(snapshot), extracted, featured)
         except ConnectionLostError as lost:
             # The publish may have committed just before the connection broke: a new connection tells.
             with db.connect(WAREHOUSE_CONN_ID, wait_seconds=settings.reconnect_wait_seconds) as warehouse:
-                return nightly.confirm_publish(warehouse, snapshot, lost)
+                return stages.confirm_publish(warehouse, Snapshot.from_xcom(snapshot), lost)
 
     @task
     def report(snapshot: dict) -> dict:
-        from segments import db, nightly
+        from segments import db
+        from segments.outputs import report as reporting
 
         with db.connect(WAREHOUSE_CONN_ID) as warehouse:
-            return nightly.report_stage(warehouse, snapshot, settings)
+            return reporting.report_stage(warehouse, Snapshot.from_xcom(snapshot), settings)
 
     snapshot = resolve_snapshot()
     extracted = extract(snapshot)

@@ -26,10 +26,11 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from airflow.plugins_manager import AirflowPlugin
 
+from segments.settings import DAG_ID
+
 log = logging.getLogger(__name__)
 
 URL_PREFIX = "/segments"
-DAG_ID = "customer_segmentation"
 PAGE_NAME = "Customer segments"
 # Snapshots linked directly in the page's header; the picker lists all of them.
 RECENT_LINKS = 10
@@ -147,7 +148,7 @@ def _warehouse():
     from segments.settings import WAREHOUSE_CONN_ID
 
     conn = db.connect(WAREHOUSE_CONN_ID)
-    queries.execute(conn, "published/report_read_only_session.sql")
+    queries.execute(conn, "reads/report_read_only_session.sql")
     return conn
 
 
@@ -155,7 +156,7 @@ def _snapshots(reports_dir) -> tuple[list[dict[str, Any]], str | None]:
     """Published snapshots, newest first; the reports on disk when the warehouse cannot be asked."""
     from psycopg.errors import UndefinedTable
 
-    from segments import report
+    from segments.outputs import report
 
     try:
         with _warehouse() as conn:
@@ -173,7 +174,7 @@ def _snapshots(reports_dir) -> tuple[list[dict[str, Any]], str | None]:
 
 def _report_html(snapshot: dict, reports_dir, warehouse_up: bool) -> str:
     """The report file of a snapshot, (re)built first if missing or from another run."""
-    from segments import report
+    from segments.outputs import report
 
     as_of = snapshot["as_of_date"]
     path = report.report_path(reports_dir, as_of)
@@ -195,7 +196,7 @@ def _build(as_of: dt.date, reports_dir):
     import tempfile
     from pathlib import Path
 
-    from segments import report
+    from segments.outputs import report
 
     with _warehouse() as conn:
         try:

@@ -13,7 +13,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from segments import db, load, local, server
+from segments import db
+from segments.tools import load, local, server
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail.csv.gz"
 TEST_SOURCE = "test_retail_source"

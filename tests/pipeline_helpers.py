@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-from segments import nightly
+from segments.pipeline import snapshot
 from segments.settings import Settings
+from segments.tools import runner
 
 
 def run_stages(source, warehouse, as_of: dt.date, settings: Settings | None = None, publish: bool = True, **params) -> dict:
-    """Every stage for one snapshot date; returns each stage's XCom-sized result."""
+    """The stages for one snapshot date through publish (or features), as the DAG's tasks call them.
+
+    Returns each stage's XCom-sized result by stage name, and the run's Snapshot as "snapshot".
+    """
     settings = settings or Settings()
     now = dt.datetime.combine(as_of, dt.time(2), dt.timezone.utc)
-    snapshot = nightly.resolve_snapshot(now, now, f"test__{as_of}", params, settings)
-    extracted = nightly.extract_stage(source, warehouse, snapshot, settings)
-    aggregated = nightly.transform_stage(warehouse, snapshot, extracted, settings)
-    featured = nightly.features_stage(warehouse, snapshot, settings)
-    results = {"snapshot": snapshot, "extracted": extracted, "aggregated": aggregated, "featured": featured}
-    if publish:
-        results["trained"] = nightly.train_stage(warehouse, snapshot, settings)
-        results["gated"] = nightly.gate_stage(warehouse, snapshot, settings)
-        results["published"] = nightly.publish_stage(warehouse, snapshot, extracted, featured)
-    return results
+    run = snapshot.resolve(now, now, f"test__{as_of}", params, settings)
+    results = runner.run_stages(source, warehouse, run, settings, through="publish" if publish else "features")
+    return {"snapshot": run, **results}
 
 
 def snapshot_rows(warehouse, as_of: dt.date) -> dict[str, list[tuple]]:

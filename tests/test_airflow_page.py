@@ -19,7 +19,7 @@ import pytest
 
 from browser import ARTIFACTS_DIR, PROJECT_ROOT, assert_real_screenshot, browser_page
 from pipeline_helpers import run_stages
-from segments import local
+from segments.tools import local
 
 AS_OF = dt.date(2011, 12, 10)
 SEGMENT_NAMES = ("VIP Premium", "Core Regular", "Entry-Level")

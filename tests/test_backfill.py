@@ -22,12 +22,13 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from browser import ARTIFACTS_DIR, assert_real_screenshot, browser_page
 from conftest import fresh_database, restore_real_source
 from pipeline_helpers import run_stages
-from segments import airflow_stack, db, local, server
+from segments import db
+from segments.settings import DAG_ID
+from segments.tools import airflow_stack, local, server
 from test_features import pandas_rfm, read_lines
 
 pytestmark = pytest.mark.real_data
 
-DAG_ID = "customer_segmentation"
 # The README's backfill command, as written there.
 README_BACKFILL = ["backfill", "create", "--dag-id", DAG_ID, "--from-date", "2011-12-01T02:00:00",
                    "--to-date", "2011-12-10T02:00:00", "--reprocess-behavior", "completed"]
@@ -70,7 +71,7 @@ def airflow(real_source_dump, tmp_path_factory):
 
 def segments_cli(airflow, *args: str) -> subprocess.CompletedProcess:
     """The `segments` command, as the README has engineers type it."""
-    return subprocess.run([sys.executable, "-m", "segments.cli", *args], env=airflow["env"],
+    return subprocess.run([sys.executable, "-m", "segments.tools.cli", *args], env=airflow["env"],
                           capture_output=True, text=True, timeout=300)
 
 

@@ -8,8 +8,11 @@ import sys
 
 import pytest
 
-from segments import nightly, runner
-from segments.settings import Settings
+from segments.pipeline import stages
+from segments.settings import DAG_ID, Settings
+from segments.tools import runner
+
+AS_OF = dt.date(2011, 12, 10)
 
 
 @pytest.fixture(scope="module")
@@ -18,15 +21,16 @@ def dag():
 
 
 def test_dag_imports_without_errors_and_has_its_tags(dag):
-    assert dag.dag_id == "customer_segmentation"
+    assert dag.dag_id == DAG_ID
     assert {"segments", "nightly"} <= set(dag.tags)
     assert dag.doc_md and "On call" in dag.doc_md
 
 
 def test_tasks_run_in_pipeline_order(dag):
     order = [task.task_id for task in dag.topological_sort()]
-    assert order == ["resolve_snapshot", "extract", "aggregates", "features", "wait_for_earlier_run", "training",
-                     "quality_gate", "publish", "report"]
+    # The stages as every in-process run orders them, around the run's two Airflow-only tasks.
+    assert [task for task in order if task not in ("resolve_snapshot", "wait_for_earlier_run")] == list(stages.SEQUENCE)
+    assert order[0] == "resolve_snapshot" and order.index("wait_for_earlier_run") == order.index("training") - 1
 
 
 def test_every_task_retries_with_backoff_but_not_permanent_errors(dag):
@@ -48,7 +52,7 @@ def test_hung_tasks_and_runs_time_out_and_a_late_snapshot_alerts(dag):
     assert deadline.reference == DeadlineReference.DAGRUN_LOGICAL_DATE
     assert deadline.interval == dt.timedelta(hours=5)
     assert isinstance(deadline.callback, AsyncCallback)
-    assert deadline.callback.path == "segments.notify.alert_missed_publish_deadline"
+    assert deadline.callback.path == "segments.outputs.notify.alert_missed_publish_deadline"
     assert deadline.callback.kwargs == {"deadline": "07:00", "timezone": "Europe/London"}
 
 
@@ -93,11 +97,11 @@ def test_dag_file_imports_no_heavy_libraries():
 def test_a_run_waits_only_for_an_unpublished_run_of_the_day_before():
     settings = Settings()
     day_before = dt.datetime(2011, 12, 9, 2, tzinfo=dt.timezone.utc)
-    assert nightly.earlier_run_blocks(day_before, "running", None, "2011-12-10", settings)
-    assert nightly.earlier_run_blocks(day_before, "queued", None, "2011-12-10", settings)
-    assert not nightly.earlier_run_blocks(day_before, "running", "success", "2011-12-10", settings), "report not awaited"
-    assert not nightly.earlier_run_blocks(day_before, "running", "upstream_failed", "2011-12-10", settings)
-    assert not nightly.earlier_run_blocks(day_before, "failed", None, "2011-12-10", settings)
-    assert not nightly.earlier_run_blocks(None, None, None, "2011-12-10", settings)
+    assert stages.earlier_run_blocks(day_before, "running", None, AS_OF, settings)
+    assert stages.earlier_run_blocks(day_before, "queued", None, AS_OF, settings)
+    assert not stages.earlier_run_blocks(day_before, "running", "success", AS_OF, settings), "report not awaited"
+    assert not stages.earlier_run_blocks(day_before, "running", "upstream_failed", AS_OF, settings)
+    assert not stages.earlier_run_blocks(day_before, "failed", None, AS_OF, settings)
+    assert not stages.earlier_run_blocks(None, None, None, AS_OF, settings)
     weeks_before = dt.datetime(2011, 11, 1, 2, tzinfo=dt.timezone.utc)
-    assert not nightly.earlier_run_blocks(weeks_before, "running", None, "2011-12-10", settings), "not a predecessor"
+    assert not stages.earlier_run_blocks(weeks_before, "running", None, AS_OF, settings), "not a predecessor"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from segments import runner
+from segments.tools import runner
 
 AS_OF = dt.date(2011, 12, 10)
 

@@ -24,7 +24,9 @@ from psycopg import sql
 
 from conftest import TEST_SOURCE, TEST_WAREHOUSE, fresh_database, restore_real_source
 from pipeline_helpers import run_stages, snapshot_rows
-from segments import db, runner, server
+from segments import db
+from segments.tools import runner, server
+from segments.pipeline.stages import SEQUENCE
 
 pytestmark = pytest.mark.real_data
 
@@ -33,8 +35,6 @@ PUBLISHED_BEFORE = (dt.date(2011, 12, 8), dt.date(2011, 12, 9))
 PREPARED_WAREHOUSE = "test_faults_prepared_warehouse"
 REFERENCE_WAREHOUSE = "test_faults_reference_warehouse"
 PUBLISHED_TABLES = ("customer_segments", "segment_profiles", "segmentation_runs", "line_accounting", "segment_migrations")
-# How internal.run_attempts names each stage, in the order a run records them.
-RECORDED_STAGES = ("extract", "aggregates", "features", "training", "quality_gate", "publishing")
 # The first table each stage writes inside its transaction, which no earlier stage locks against
 # a writer. Publish's tables are commented on by the schema setup of the extract, so the run is
 # first held in training, and the publish lock taken only then.
@@ -43,10 +43,10 @@ STAGE_STOPS = {
     "aggregates": ("intermediate.int_customer_daily",),
     "features": ("intermediate.int_customer_features",),
     "training": ("internal.customer_assignments",),
-    "publishing": ("internal.customer_assignments", "segments.segment_migrations"),
+    "publish": ("internal.customer_assignments", "segments.segment_migrations"),
 }
 # Past publish's commit: the stage waits to record its success.
-PUBLISH_COMMITTED_STOPS = (*STAGE_STOPS["publishing"], "internal.run_attempts")
+PUBLISH_COMMITTED_STOPS = (*STAGE_STOPS["publish"], "internal.run_attempts")
 WAIT_SECONDS = 180
 
 
@@ -96,7 +96,7 @@ def start_run(log: Path) -> subprocess.Popen:
     """`segments run` for AS_OF in a process of its own, on the test databases (named in the environment)."""
     with log.open("w") as output:
         return subprocess.Popen(
-            [sys.executable, "-m", "segments.cli", "run", "--as-of", AS_OF.isoformat()],
+            [sys.executable, "-m", "segments.tools.cli", "run", "--as-of", AS_OF.isoformat()],
             env=dict(os.environ), stdout=output, stderr=subprocess.STDOUT,
         )
 
@@ -136,7 +136,7 @@ def stop_at(tables: tuple[str, ...], warehouse: psycopg.Connection, run: subproc
 def stop_inside(stage: str, warehouse: psycopg.Connection, run: subprocess.Popen, log: Path) -> psycopg.Connection:
     """Hold the run inside `stage`, past every stage before it; return the holding session."""
     holder = stop_at(STAGE_STOPS[stage], warehouse, run, log)
-    assert recorded_stages(warehouse) == list(RECORDED_STAGES[:RECORDED_STAGES.index(stage)]), f"not inside {stage}"
+    assert recorded_stages(warehouse) == list(SEQUENCE[:SEQUENCE.index(stage)]), f"not inside {stage}"
     return holder
 
 
@@ -216,4 +216,4 @@ def test_a_database_restart_after_publish_committed_does_not_fail_the_run(wareho
     with db.connect_url(server.url(TEST_WAREHOUSE)) as after_restart:
         assert snapshot_rows(after_restart, AS_OF) == prepared["expected"]
         assert published_state(after_restart, except_date=AS_OF) == prepared["published_before"]
-        assert recorded_stages(after_restart)[-2:] == ["publishing", "report"]
+        assert recorded_stages(after_restart)[-2:] == ["publish", "report"]

@@ -10,7 +10,7 @@ import re
 import pandas as pd
 import pytest
 
-from segments.generate import COLUMNS, generate_copy_chunks
+from segments.tools.generate import COLUMNS, generate_copy_chunks
 
 START = dt.date(2010, 12, 1)
 END = dt.date(2011, 12, 10)

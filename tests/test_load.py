@@ -10,7 +10,7 @@ import zlib
 import pytest
 from openpyxl import Workbook
 
-from segments import cli, load
+from segments.tools import cli, load
 
 ORIGINAL_HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 RETAIL_II_HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country"

@@ -25,7 +25,8 @@ from conftest import TEST_SOURCE, fresh_database
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from segments import db, load
+from segments import db
+from segments.tools import load
 
 # Under CI the examples are the same every run, so a red CI run reproduces; elsewhere they stay random, to find more.
 settings.register_profile("ci", derandomize=True)

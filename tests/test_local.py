@@ -11,7 +11,7 @@ import psycopg
 from alembic.script import ScriptDirectory
 
 from conftest import fresh_database
-from segments import cli
+from segments.tools import cli
 
 METADATA_DATABASE = "test_airflow_metadata"
 

@@ -8,10 +8,12 @@ import datetime as dt
 import pytest
 
 from pipeline_helpers import run_stages, snapshot_rows
-from segments import load, nightly, registry, runner
 from segments.errors import InvalidParameterError, SourceError
-from segments.features import load_features
+from segments.pipeline import registry
+from segments.pipeline.features import load_features
+from segments.pipeline.snapshot import resolve, snapshot_date
 from segments.settings import Settings
+from segments.tools import load, runner
 
 pytestmark = pytest.mark.real_data
 
@@ -52,7 +54,7 @@ def test_backfill_after_later_runs_equals_what_was_published_at_the_time(real_so
 def test_skipped_days_lose_no_line(real_source, warehouse):
     run_stages(real_source, warehouse, dt.date(2011, 12, 1))
     result = run_stages(real_source, warehouse, dt.date(2011, 12, 8))
-    assert result["extracted"]["window_start"] == "2011-11-27", "resumes from the high-water mark minus the look-back"
+    assert result["extract"]["window_start"] == "2011-11-27", "resumes from the high-water mark minus the look-back"
     in_source = real_source.execute(
         "select count(*) from retail.invoice_lines where invoice_date < '2011-12-08'").fetchone()[0]
     in_raw = warehouse.execute("select count(*) from raw.invoice_lines").fetchone()[0]
@@ -63,8 +65,8 @@ def test_skipped_days_lose_no_line(real_source, warehouse):
 
 def test_every_extracted_line_is_counted_in_exactly_one_class(real_source, warehouse):
     result = run_stages(real_source, warehouse, dt.date(2011, 12, 10))
-    counts = {(row["line_class"], row["exclusion_reason"]): row["lines"] for row in result["aggregated"]["line_counts"]}
-    assert sum(counts.values()) == result["extracted"]["lines_extracted"] == 541_909
+    counts = {(row["line_class"], row["exclusion_reason"]): row["lines"] for row in result["aggregates"]["line_counts"]}
+    assert sum(counts.values()) == result["extract"]["lines_extracted"] == 541_909
     classes = {line_class for line_class, _ in counts}
     assert classes == {"purchase", "return", "non_product", "no_customer", "duplicate", "invalid"}
     assert counts[("no_customer", "no customer id")] > 130_000
@@ -79,7 +81,7 @@ def test_segments_keep_their_ids_and_names_from_day_to_day(real_source, warehous
     names_by_day = []
     for day in range(1, 11):
         result = run_stages(real_source, warehouse, dt.date(2011, 12, day))
-        metrics = result["trained"]["metrics"]
+        metrics = result["training"]["metrics"]
         if day > 1:
             assert metrics["changed_segment_share"] <= 0.05, f"2011-12-{day:02}: {metrics['changed_segment_share']:.1%}"
         names_by_day.append(warehouse.execute(
@@ -100,8 +102,8 @@ def test_same_data_gives_the_same_ids_and_names(real_source, warehouse):
 
 def test_stored_model_rescores_every_customer_exactly(real_source, warehouse):
     result = run_stages(real_source, warehouse, dt.date(2011, 12, 10))
-    model = registry.load(warehouse, result["snapshot"]["run_id"])
-    frame = load_features(warehouse, result["snapshot"]["run_id"])
+    model = registry.load(warehouse, result["snapshot"].run_id)
+    frame = load_features(warehouse, result["snapshot"].run_id)
     stored = dict(warehouse.execute(
         "select customer_id, segment_id from segments.customer_segments where as_of_date = '2011-12-10'").fetchall())
     assert model.assign(frame).to_dict() == stored
@@ -144,7 +146,7 @@ def test_bad_params_fail_before_any_work():
     now = dt.datetime(2011, 12, 10, 2, tzinfo=dt.timezone.utc)
     for params in ({"k": "12"}, {"k": "many"}, {"lookback_days": -1}, {"history_days": 5}):
         with pytest.raises(InvalidParameterError):
-            nightly.resolve_snapshot(now, now, "run", params, Settings())
+            resolve(now, now, "run", params, Settings())
 
 
 def test_a_source_without_lines_or_columns_stops_the_run_before_publishing(source, warehouse):
@@ -160,13 +162,13 @@ def test_a_source_without_lines_or_columns_stops_the_run_before_publishing(sourc
 
 def test_snapshot_date_is_the_logical_day_in_the_business_timezone():
     late_utc = dt.datetime(2011, 7, 1, 23, 30, tzinfo=dt.timezone.utc)
-    assert nightly.snapshot_date(late_utc, late_utc, "Europe/London") == dt.date(2011, 7, 2)
-    assert nightly.snapshot_date(None, late_utc, "UTC") == dt.date(2011, 7, 1), "manual runs use run_after"
+    assert snapshot_date(late_utc, late_utc, "Europe/London") == dt.date(2011, 7, 2)
+    assert snapshot_date(None, late_utc, "UTC") == dt.date(2011, 7, 1), "manual runs use run_after"
 
 
 def test_customers_without_net_purchase_are_counted_not_clustered(real_source, warehouse):
     result = run_stages(real_source, warehouse, dt.date(2011, 12, 10))
-    featured = result["featured"]
+    featured = result["features"]
     assert featured["customers_excluded"] > 0
     segmented = warehouse.execute(
         "select customers_segmented, customers_excluded, (select count(*) from segments.customer_segments) "
@@ -182,8 +184,8 @@ def test_changed_history_is_re_extracted_day_by_day(real_source, warehouse):
     # The shop's history changes far behind the look-back (here: a reload without its first month).
     real_source.execute("delete from retail.invoice_lines where invoice_date < '2011-01-01'")
     result = run_stages(real_source, warehouse, dt.date(2011, 12, 6), force=True)
-    assert result["extracted"]["changed_days_reextracted"] == changed_days, "only the days that changed are re-read"
-    assert result["extracted"]["window_start"] == "2011-12-01", "the window itself is the usual one"
+    assert result["extract"]["changed_days_reextracted"] == changed_days, "only the days that changed are re-read"
+    assert result["extract"]["window_start"] == "2011-12-01", "the window itself is the usual one"
     in_source = real_source.execute(
         "select count(*) from retail.invoice_lines where invoice_date < '2011-12-06'").fetchone()[0]
     assert warehouse.execute("select count(*) from raw.invoice_lines").fetchone()[0] == in_source

@@ -16,11 +16,13 @@ import pytest
 
 from conftest import TEST_WAREHOUSE, fresh_database
 from pipeline_helpers import run_stages
-from segments import cli, db, load, nightly, runner, server
-from segments import warehouse as warehouse_tables
+from segments import db
 from segments.errors import LockTimeoutError, SnapshotDateError
-from segments.generate import generate_copy_chunks
+from segments.pipeline import warehouse as warehouse_tables
+from segments.pipeline.snapshot import resolve
 from segments.settings import Settings
+from segments.tools import cli, load, runner, server
+from segments.tools.generate import generate_copy_chunks
 
 pytestmark = pytest.mark.real_data
 
@@ -47,7 +49,7 @@ def current_date(warehouse) -> dt.date | None:
 
 def segments_run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """`segments run ...` as a user types it, in a process of its own."""
-    return subprocess.run([sys.executable, "-m", "segments.cli", "run", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "segments.tools.cli", "run", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=900)
 
 
@@ -71,15 +73,14 @@ def test_a_run_paused_after_its_extract_and_one_that_overtakes_it_both_publish_w
     # leaves it) while another date runs start to finish through `segments run`.
     settings = Settings()
     now = dt.datetime.combine(paused, dt.time(2), dt.timezone.utc)
-    first = nightly.resolve_snapshot(now, now, f"paused__{paused}", {}, settings)
-    extracted = nightly.extract_stage(real_source, warehouse, first, settings)
-    overtaker = segments_run("--as-of", overtaking.isoformat())
-    assert overtaker.returncode == 0, overtaker.stderr[-3000:]
-    nightly.transform_stage(warehouse, first, extracted, settings)
-    featured = nightly.features_stage(warehouse, first, settings)
-    nightly.train_stage(warehouse, first, settings)
-    nightly.gate_stage(warehouse, first, settings)
-    nightly.publish_stage(warehouse, first, extracted, featured)
+    first = resolve(now, now, f"paused__{paused}", {}, settings)
+
+    def overtake_after_extract(stage: str, seconds: float, result: dict) -> None:
+        if stage == "extract":
+            overtaker = segments_run("--as-of", overtaking.isoformat())
+            assert overtaker.returncode == 0, overtaker.stderr[-3000:]
+
+    runner.run_stages(real_source, warehouse, first, settings, through="publish", on_stage=overtake_after_extract)
 
     for day in (overtaking, paused):
         run_stages(real_source, reference, day)
@@ -109,7 +110,7 @@ def test_distant_backfills_and_a_gap_of_weeks_neither_block_nor_change_a_snapsho
     # The first night after weeks without a run starts afresh (and says so) instead of being
     # compared with a snapshot from weeks before.
     result = run_stages(real_source, warehouse, dt.date(2011, 7, 1))
-    assert "changed_segment_share" not in result["trained"]["metrics"]
+    assert "changed_segment_share" not in result["training"]["metrics"]
     records = dict(warehouse.execute("select as_of_date, predecessor_as_of_date from segments.segmentation_runs"))
     assert records[dt.date(2011, 7, 1)] is None
     run_stages(real_source, warehouse, dt.date(2011, 7, 2))
@@ -125,7 +126,7 @@ def test_a_snapshot_date_in_the_future_is_refused_and_publishes_nothing(real_sou
     # The DAG refuses it too, for runs triggered from the UI or by a wrong clock.
     tomorrow = dt.datetime.now(dt.timezone.utc) + 2 * DAY
     with pytest.raises(SnapshotDateError, match="in the future"):
-        nightly.resolve_snapshot(tomorrow, tomorrow, "manual", {}, Settings())
+        resolve(tomorrow, tomorrow, "manual", {}, Settings())
     assert warehouse.execute("select to_regclass('segments.segmentation_runs')").fetchone()[0] is None
 
 
@@ -160,7 +161,7 @@ def test_changed_prices_of_old_lines_are_re_extracted_and_counted(real_source, w
         " and quantity > 0 order by invoice_date limit 50)").rowcount
     assert changed == 50
     result = run_stages(real_source, warehouse, dt.date(2011, 12, 10))
-    assert result["extracted"]["changed_days_reextracted"] >= 1
+    assert result["extract"]["changed_days_reextracted"] >= 1
     assert warehouse.execute("select changed_days_reextracted from segments.segmentation_runs "
                              "where as_of_date = '2011-12-10'").fetchone()[0] >= 1
     run_stages(real_source, reference, dt.date(2011, 12, 9))
@@ -245,7 +246,7 @@ def test_a_source_without_customer_ids_fails_at_once_with_its_reason(source, war
 # -- 9. Simultaneous starts of the same date ------------------------------------------------------------
 
 def test_two_runs_of_the_same_date_started_together_one_runs_the_other_says_why(real_source, warehouse):
-    command = [sys.executable, "-m", "segments.cli", "run", "--as-of", "2011-12-10"]
+    command = [sys.executable, "-m", "segments.tools.cli", "run", "--as-of", "2011-12-10"]
     runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outcomes = sorted((run.wait(timeout=900), run.stderr.read()) for run in runs)
     assert [code for code, _ in outcomes] == [0, 1], outcomes[1][1][-3000:]

@@ -11,8 +11,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from pipeline_helpers import run_stages
-from segments import cli, load, operations, runner, warehouse as warehouse_schema
-from segments.generate import generate_copy_chunks
+from segments.outputs import operations
+from segments.pipeline import warehouse as warehouse_schema
+from segments.tools import cli, load, runner
+from segments.tools.generate import generate_copy_chunks
 
 
 class Webhook(BaseHTTPRequestHandler):

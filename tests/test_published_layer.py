@@ -9,7 +9,8 @@ import pytest
 
 from conftest import fresh_database, restore_real_source
 from pipeline_helpers import run_stages
-from segments import db, server
+from segments import db
+from segments.tools import server
 from segments.settings import SQL_DIR
 
 ANALYST_QUERIES = sorted((SQL_DIR / "analyst").glob("*.sql"))
@@ -33,7 +34,7 @@ def analyst(database: str) -> psycopg.Connection:
 
 
 def test_every_published_table_view_and_column_has_a_comment(warehouse):
-    from segments import warehouse as warehouse_setup
+    from segments.pipeline import warehouse as warehouse_setup
 
     warehouse_setup.ensure_schema(warehouse)
     relations = warehouse.execute(

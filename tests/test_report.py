@@ -10,8 +10,10 @@ import pytest
 
 from browser import ARTIFACTS_DIR, assert_real_screenshot, browser_page
 from pipeline_helpers import run_stages
-from segments import load, queries, report
-from segments.generate import generate_copy_chunks
+from segments import queries
+from segments.outputs import report
+from segments.tools import load
+from segments.tools.generate import generate_copy_chunks
 
 SEGMENT_NAMES = ("VIP Premium", "Core Regular", "Entry-Level")
 REAL_AS_OF = dt.date(2011, 12, 10)
@@ -19,7 +21,7 @@ REAL_AS_OF = dt.date(2011, 12, 10)
 
 def read_only(warehouse) -> None:
     """From now on the session cannot write: proves the report only reads."""
-    queries.execute(warehouse, "published/report_read_only_session.sql")
+    queries.execute(warehouse, "reads/report_read_only_session.sql")
 
 
 def assert_self_contained(page: str) -> None:
@@ -91,7 +93,7 @@ def test_report_of_a_first_synthetic_snapshot(source, warehouse, tmp_path):
     assert {png.name for png in path.parent.glob("*.png")} == {
         "segment_sizes.png", "profile_heatmap.png", "projection.png", "k_selection.png",
     }
-    assert published["trained"]["k"] == page.count("<li><span class=\"swatch\"")
+    assert published["training"]["k"] == page.count("<li><span class=\"swatch\"")
     assert "VIP Premium" in page and "Entry-Level" in page
 
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from pipeline_helpers import run_stages
-from segments import registry
-from segments.features import load_features
-from segments.model import FitResult
+from segments.pipeline import registry
+from segments.pipeline.features import load_features
+from segments.pipeline.model import FitResult
 
 pytestmark = pytest.mark.real_data
 AS_OF = dt.date(2011, 12, 10)
@@ -22,7 +22,7 @@ def assignments(warehouse, run_id: str) -> dict[str, int]:
 
 
 def test_sql_and_pandas_assign_every_customer_to_the_same_segment(real_source, warehouse):
-    run_id = run_stages(real_source, warehouse, AS_OF)["snapshot"]["run_id"]
+    run_id = run_stages(real_source, warehouse, AS_OF)["snapshot"].run_id
     model = registry.load(warehouse, run_id)
     registry.store(warehouse, "scored-in-sql", AS_OF, FitResult(model, pd.Series(dtype="int64"), {}),
                    with_assignments=False)
@@ -44,13 +44,13 @@ def test_beyond_the_threshold_training_uses_a_sample_and_every_customer_is_score
     monkeypatch.setenv("SEGMENTS_MAX_TRAINING_CUSTOMERS", "1500")
     run_stages(real_source, warehouse, AS_OF - dt.timedelta(days=1))
     result = run_stages(real_source, warehouse, AS_OF)
-    trained = result["trained"]
+    trained = result["training"]
     assert trained["scored_in"] == "sql" and trained["training_customers"] == 1500
     published = dict(warehouse.execute(
         "select customer_id, segment_id from segments.customer_segments where as_of_date = %s", (AS_OF,)).fetchall())
-    assert len(published) == result["featured"]["customers_segmented"]
-    model = registry.load(warehouse, result["snapshot"]["run_id"])
-    assert model.assign(load_features(warehouse, result["snapshot"]["run_id"])).to_dict() == published
+    assert len(published) == result["features"]["customers_segmented"]
+    model = registry.load(warehouse, result["snapshot"].run_id)
+    assert model.assign(load_features(warehouse, result["snapshot"].run_id)).to_dict() == published
     metrics = trained["metrics"]
     assert sum(metrics["segment_sizes"].values()) == len(published)
     assert metrics["customers_in_both_snapshots"] > 4_000

@@ -13,7 +13,9 @@ import psycopg
 import pytest
 
 from conftest import TEST_WAREHOUSE
-from segments import db, server, warehouse
+from segments import db
+from segments.pipeline import warehouse
+from segments.tools import server
 
 SIMULTANEOUS_STARTS = 6
 SCRATCH_DATABASE = "test_simultaneous_create"

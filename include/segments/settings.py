@@ -14,6 +14,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SQL_DIR = Path(os.environ.get("SEGMENTS_SQL_DIR", PROJECT_ROOT / "sql"))
 LOCAL_DIR = Path(os.environ.get("SEGMENTS_LOCAL_DIR", PROJECT_ROOT / ".local"))
 
+# The number of segments a run may ask for; k=auto picks the best silhouette in this range.
+K_MIN, K_MAX = 2, 8
+
+DAG_ID = "customer_segmentation"
 SOURCE_CONN_ID = "retail_source"
 WAREHOUSE_CONN_ID = "segment_warehouse"
 
@@ -58,7 +62,6 @@ class Settings:
     lookback_days: int = field(default_factory=lambda: int(_env("LOOKBACK_DAYS", "3")))
     model_features: tuple[str, ...] = field(default_factory=lambda: _env_tuple("MODEL_FEATURES", RFM_FEATURES))
     k: str = field(default_factory=lambda: _env("K", "3"))
-    k_auto_range: tuple[int, int] = (2, 8)
     random_seed: int = field(default_factory=lambda: int(_env("RANDOM_SEED", "42")))
     # Quantile of each log feature above which values are clipped before scaling, so that a
     # handful of wholesale buyers cannot pull a centroid of their own.

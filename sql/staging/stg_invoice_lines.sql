@@ -1,4 +1,6 @@
 -- Extracted invoice lines, renamed and cast; one row per raw line, nothing filtered.
+create schema if not exists staging;
+
 create or replace view staging.stg_invoice_lines as
 
 with source as (

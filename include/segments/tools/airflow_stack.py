@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from segments import local
+from segments.tools import local
 
 COMPONENTS = {
     "api-server": ["api-server"],

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 
 import psycopg
 
-from segments import queries, warehouse as warehouse_state
+from segments import queries
+from segments.pipeline import warehouse as warehouse_state
 from segments.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ def changed_days(
     in_source = {row["invoice_day"]: (row["lines"], row["checksum"]) for row in queries.fetch_all(
         source, "source/day_fingerprints_before.sql", params, identifiers={"source_table": source_table})}
     extracted = {row["invoice_day"]: (row["lines"], row["checksum"]) for row in queries.fetch_all(
-        warehouse, "staging/extracted_day_fingerprints_before.sql", params)}
+        warehouse, "internal/extracted_day_fingerprints_before.sql", params)}
     return sorted(day for day in in_source.keys() | extracted.keys() if in_source.get(day) != extracted.get(day))
 
 
@@ -138,7 +139,7 @@ def plan(
     full_history = ExtractWindow(BEGINNING_OF_HISTORY, as_of_date)
     if full_refresh:
         return full_history, []
-    (row,) = queries.fetch_all(warehouse, "staging/extracted_high_water_mark.sql")
+    (row,) = queries.fetch_all(warehouse, "internal/extracted_high_water_mark.sql")
     if row["high_water_mark"] is None:
         return full_history, []
     resume_day = min(row["high_water_mark"], as_of_date)
@@ -158,18 +159,18 @@ def _copy_range(
 ) -> int:
     """Replace one range of days in raw.invoice_lines with the source's lines, COPY to COPY."""
     (copy_out,) = queries.statements("source/select_invoice_lines_window.sql")
-    (copy_in,) = queries.statements("staging/raw_invoice_lines__copy.sql")
+    (copy_in,) = queries.statements("raw/raw_invoice_lines__copy.sql")
     params = {**days.params(), "with_undated": with_undated}
-    queries.execute(warehouse, "staging/pending_days__queue_extracted.sql", params)
-    queries.execute(warehouse, "staging/raw_invoice_lines__delete.sql", params)
+    queries.execute(warehouse, "internal/pending_days__queue_extracted.sql", params)
+    queries.execute(warehouse, "raw/raw_invoice_lines__delete.sql", params)
     with source.cursor() as reader, warehouse.cursor() as writer:
         with reader.copy(queries.compose(copy_out, {"source_table": source_table}), {**params, "run_id": run_id}) as rows_out:
             with writer.copy(copy_in) as rows_in:
                 for block in rows_out:
                     rows_in.write(block)
         lines = writer.rowcount
-    queries.execute(warehouse, "staging/extracted_days__refresh.sql", {**params, "run_id": run_id})
-    queries.execute(warehouse, "staging/pending_days__queue_extracted.sql", params)
+    queries.execute(warehouse, "internal/extracted_days__refresh.sql", {**params, "run_id": run_id})
+    queries.execute(warehouse, "internal/pending_days__queue_extracted.sql", params)
     return lines
 
 

@@ -16,9 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from segments import airflow_stack, db, load, local, server
+from segments import db
+from segments.settings import DAG_ID
+from segments.tools import airflow_stack, load, local, server
 
-DAG_ID = "customer_segmentation"
 # The real data's last day: its nightly snapshot is the one after it.
 LAST_SNAPSHOT = dt.date(2011, 12, 10)
 DATABASES = {"source": "bench_backfill_source", "warehouse": "bench_backfill_warehouse",

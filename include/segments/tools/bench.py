@@ -2,12 +2,12 @@
 
 For each size (invoice lines of history) the benchmark:
 
-1. generates a deterministic history with `segments.generate` into its own source database
+1. generates a deterministic history with `segments.tools.generate` into its own source database
    (`bench_source`): the same customer pool at every size, the history growing longer with
    the size (about `--lines-per-day` lines a day, so 10M lines are a year, 50M five years);
    the day after the history is generated in the same stream and held back;
 2. measures the first full run (as of the day after the history), each stage through the
-   plain functions of `segments.nightly`, in a worker process of its own (peak RSS from
+   plain functions of `segments.pipeline.stages`, in a worker process of its own (peak RSS from
    `wait4`; the PostgreSQL backends serving it are sampled with psutil);
 3. measures the notebook approach in a worker process: `pd.read_sql("select * from
    retail.invoice_lines")`, clean, recency/frequency/monetary, log1p + StandardScaler,
@@ -40,6 +40,7 @@ import time
 import traceback
 from pathlib import Path
 
+from segments.pipeline.stages import SEQUENCE
 from segments.settings import LOCAL_DIR, PROJECT_ROOT
 
 DEFAULT_SIZES = "1000000,10000000"
@@ -50,8 +51,8 @@ MIN_HISTORY_DAYS = 14
 # The incremental day: a Tuesday in the busy season, so the nightly run has a full day to read.
 DEFAULT_END = dt.date(2019, 11, 26)
 DEFAULT_SEED = 6
-# The DAG's work stages, in order; `report` only where segments.nightly has it.
-PIPELINE_STAGES = ("extract", "aggregates", "features", "training", "quality_gate", "publishing", "report")
+# The DAG's work stages, in order; `report` only where segments.pipeline.stages has it.
+PIPELINE_STAGES = SEQUENCE
 NOTEBOOK_STEPS = ("read", "clean", "rfm", "kmeans")
 SAMPLE_SECONDS = 0.25
 HEARTBEAT_SECONDS = 30.0
@@ -94,7 +95,7 @@ def history_days(lines: int, lines_per_day: int) -> int:
 
 def _last_day_share(start: dt.date, end: dt.date) -> float:
     """Share of the generated lines that fall on the last day of [start, end)."""
-    from segments import generate
+    from segments.tools import generate
 
     try:
         weights = generate._Timeline(start, end, 1).day_weight  # the generator's own calendar
@@ -131,8 +132,9 @@ def split_stream(chunks, boundary: str, held: list[str]):
 def load_source(source_url: str, lines: int, customers: int, start: dt.date, end: dt.date, seed: int,
                 label: str) -> tuple[dict, str]:
     """Fill the source with ~`lines` lines dated [start, end); return stats and the next day's lines."""
-    from segments import db, generate, load
-    from segments.cli import ProgressLine
+    from segments import db
+    from segments.tools import generate, load
+    from segments.tools.cli import ProgressLine
 
     next_day = end + dt.timedelta(days=1)
     total = math.ceil(lines / (1.0 - _last_day_share(start, next_day)))
@@ -174,7 +176,8 @@ def analyze_database(url: str) -> float:
 
 
 def append_day(source_url: str, day_text: str) -> dict:
-    from segments import db, load
+    from segments import db
+    from segments.tools import load
 
     started = time.perf_counter()
     with db.connect_url(source_url) as conn:
@@ -203,32 +206,35 @@ def _worker_say(spec: dict, message: str) -> None:
 def worker_pipeline(spec: dict) -> dict:
     """Run every stage for one snapshot date through the plain functions, timing each."""
     os.environ["SEGMENTS_REPORTS_DIR"] = spec["reports_dir"]
-    from segments import db, nightly
+    from segments import db
     from segments.errors import QualityGateError
+    from segments.pipeline.snapshot import resolve
     from segments.settings import Settings
+    from segments.tools import runner
 
     settings = Settings()
     as_of = dt.date.fromisoformat(spec["as_of"])
     now = dt.datetime.combine(as_of, dt.time(2), dt.timezone.utc)
     seconds: dict[str, float] = {}
     result: dict = {"as_of": spec["as_of"], "stages": seconds}
+    done: dict[str, dict] = {}
 
-    def timed(name, call, *args):
-        _worker_say(spec, f"{name} ...")
-        started = time.perf_counter()
-        value = call(*args)
-        seconds[name] = round(time.perf_counter() - started, 3)
+    def timed(name: str, elapsed: float, stage_result: dict) -> None:
+        seconds[name] = round(elapsed, 3)
+        done[name] = stage_result
         _worker_say(spec, f"{name} done in {seconds[name]:.2f} s")
-        return value
 
     source_url = _with_app_name(spec["source_url"], spec["app_name"])
     warehouse_url = _with_app_name(spec["warehouse_url"], spec["app_name"])
     with db.connect_url(source_url) as source, db.connect_url(warehouse_url) as warehouse:
-        snapshot = nightly.resolve_snapshot(now, now, spec["run_id"], {}, settings)
-        extracted = timed("extract", nightly.extract_stage, source, warehouse, snapshot, settings)
-        timed("aggregates", nightly.transform_stage, warehouse, snapshot, extracted, settings)
-        featured = timed("features", nightly.features_stage, warehouse, snapshot, settings)
-        trained = timed("training", nightly.train_stage, warehouse, snapshot, settings)
+        snapshot = resolve(now, now, spec["run_id"], {}, settings)
+        try:
+            runner.run_stages(source, warehouse, snapshot, settings, on_stage=timed)
+        except QualityGateError as error:
+            # Recorded as a failure of the run; its stored assignments still serve the comparison.
+            result["quality_gate_refused"] = True
+            result["error"] = str(error)
+        extracted, featured, trained = done["extract"], done["features"], done["training"]
         result.update(
             lines_extracted=extracted["lines_extracted"],
             window_start=extracted["window_start"],
@@ -241,16 +247,6 @@ def worker_pipeline(spec: dict) -> dict:
             segment_sizes=trained["metrics"].get("segment_sizes"),
             changed_segment_share=trained["metrics"].get("changed_segment_share"),
         )
-        try:
-            timed("quality_gate", nightly.gate_stage, warehouse, snapshot, settings)
-        except QualityGateError as error:
-            # Recorded as a failure of the run; its stored assignments still serve the comparison.
-            result["quality_gate_refused"] = True
-            result["error"] = str(error)
-            return result
-        timed("publishing", nightly.publish_stage, warehouse, snapshot, extracted, featured)
-        if hasattr(nightly, "report_stage"):
-            timed("report", nightly.report_stage, warehouse, snapshot, settings)
     return result
 
 
@@ -312,7 +308,8 @@ def worker_airflow(spec: dict) -> dict:
     os.environ["AIRFLOW_CONN_SEGMENT_WAREHOUSE"] = spec["warehouse_url"]
     os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = spec["airflow_url"]
     os.environ["SEGMENTS_REPORTS_DIR"] = spec["reports_dir"]
-    from segments import db, local
+    from segments import db
+    from segments.tools import local
 
     local.configure()
     started = time.perf_counter()
@@ -321,7 +318,7 @@ def worker_airflow(spec: dict) -> dict:
 
     _worker_say(spec, "dag.test() ...")
     started = time.perf_counter()
-    from segments import runner
+    from segments.tools import runner
 
     imported = time.perf_counter()
     state = runner.run(dt.date.fromisoformat(spec["as_of"]))
@@ -460,7 +457,7 @@ def run_worker(kind: str, label: str, spec: dict, work_dir: Path, admin_url: str
     log = log_path.open("w") if log_path else None
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "segments.bench", "--worker", kind, "--spec", str(spec_path)],
+        [sys.executable, "-m", "segments.tools.bench", "--worker", kind, "--spec", str(spec_path)],
         stdout=log or subprocess.DEVNULL, stderr=log or None,
     )
     sampler.start()
@@ -541,7 +538,7 @@ def agreement(warehouse_url: str, run_id: str, labels_path: str) -> dict:
 
 
 def bench_size(lines: int, args: argparse.Namespace, work_dir: Path) -> dict:
-    from segments import server
+    from segments.tools import server
 
     label = human(lines)
     end = args.end
@@ -972,7 +969,7 @@ def _date(text: str) -> dt.date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m segments.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m segments.tools.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=_sizes, default=_sizes(DEFAULT_SIZES),
                         help=f"history sizes in invoice lines, comma separated (default {DEFAULT_SIZES})")
     parser.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS,
@@ -1010,7 +1007,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _start_server(wait_minutes: float) -> None:
-    from segments import server
+    from segments.tools import server
 
     deadline = time.monotonic() + wait_minutes * 60
     while True:
@@ -1048,7 +1045,7 @@ def _environment(argv: list[str]) -> dict:
         "memory_gib": psutil.virtual_memory().total / 2**30,
         "platform": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
         "commit": commit,
-        "command": "python -m segments.bench " + " ".join(argv),
+        "command": "python -m segments.tools.bench " + " ".join(argv),
     }
 
 
@@ -1089,7 +1086,7 @@ def main(argv: list[str] | None = None) -> int:
         report["sizes"].append(record)
         _write(report, out)  # partial results survive a later failure
     if args.backfill_days:
-        from segments import bench_backfill
+        from segments.tools import bench_backfill
 
         say(f"backfill of {args.backfill_days} dates of {args.real_data} through the local Airflow scheduler ...")
         report["backfill"] = bench_backfill.measure_backfill(args.backfill_days, args.real_data)
@@ -1103,7 +1100,7 @@ def _write(report: dict, out: Path) -> str:
     report["targets"] = evaluate_targets(report["sizes"])
     markdown = render_markdown(report)
     if "backfill" in report:
-        from segments import bench_backfill
+        from segments.tools import bench_backfill
 
         markdown += "\n" + bench_backfill.render_markdown(report["backfill"])
     (out / "bench.md").write_text(markdown)

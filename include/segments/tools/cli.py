@@ -27,7 +27,8 @@ class ProgressLine:
 
 def _warehouse():
     """A connection to the warehouse the environment (or the local default) names."""
-    from segments import db, local
+    from segments import db
+    from segments.tools import local
 
     local.configure()
     return db.connect_url(local.warehouse_url())
@@ -35,7 +36,8 @@ def _warehouse():
 
 def _source():
     """A connection to the source the environment (or the local default) names."""
-    from segments import db, local
+    from segments import db
+    from segments.tools import local
 
     local.configure()
     return db.connect_url(local.source_url())
@@ -49,7 +51,7 @@ def _date(text: str) -> dt.date:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from segments import server
+    from segments.tools import server
 
     if args.action == "start":
         status = server.start()
@@ -67,7 +69,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from segments import load
+    from segments.tools import load
 
     progress = ProgressLine(f"Loading {args.path}")
     with _source() as conn:
@@ -81,7 +83,7 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from segments import generate, load
+    from segments.tools import generate, load
 
     progress = ProgressLine("Generating", total=args.lines)
     chunks = generate.generate_copy_chunks(args.lines, args.customers, args.start, args.end, seed=args.seed)
@@ -93,11 +95,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from segments import local
+    from segments.tools import local
 
     local.configure()
     local.ensure_airflow_metadata()
-    from segments import runner
+    from segments.tools import runner
 
     return runner.run_dag(args.as_of, {
         "k": str(args.k), "full_refresh": args.full_refresh, "force": args.force,
@@ -106,7 +108,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from segments import report
+    from segments.outputs import report
 
     with _warehouse() as conn:
         print(report.profiles_table(conn, args.as_of))
@@ -114,13 +116,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from segments import report
+    from segments.outputs import report
     from segments.settings import Settings
 
     with _warehouse() as conn:
         as_of = args.as_of
         if as_of is None:
-            from segments import warehouse
+            from segments.pipeline import warehouse
 
             current = warehouse.current_snapshot(conn)
             if current is None:
@@ -132,7 +134,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from segments import operations
+    from segments.outputs import operations
 
     with _warehouse() as conn:
         print(operations.status_table(conn, args.limit))
@@ -140,7 +142,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from segments import operations
+    from segments.outputs import operations
 
     with _warehouse() as conn:
         current = operations.rollback(conn, args.as_of)
@@ -151,7 +153,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_airflow(args: argparse.Namespace) -> int:
-    from segments import airflow_stack
+    from segments.tools import airflow_stack
 
     if args.action == "start":
         url = airflow_stack.start(args.port)
@@ -171,7 +173,7 @@ def cmd_airflow_cli(args: argparse.Namespace) -> int:
     import os
     import subprocess
 
-    from segments import airflow_stack, local
+    from segments.tools import airflow_stack, local
 
     local.configure()
     local.ensure_airflow_metadata()

@@ -17,7 +17,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
 from segments.errors import InsufficientDataError
-from segments.settings import Settings
+from segments.settings import K_MAX, K_MIN, Settings
 
 TOP_NAME = "VIP Premium"
 MIDDLE_NAME = "Core Regular"
@@ -113,19 +113,6 @@ class FitResult:
     training_customers: int = 0
 
 
-def parse_k(value: int | str) -> int | str:
-    """A k parameter: an integer from 2 to 8, or 'auto'."""
-    if isinstance(value, str) and value.strip().lower() == "auto":
-        return "auto"
-    try:
-        k = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"k must be an integer from 2 to 8 or 'auto', got {value!r}.") from None
-    if not 2 <= k <= 8:
-        raise ValueError(f"k must be an integer from 2 to 8 or 'auto', got {k}.")
-    return k
-
-
 # A warm start from yesterday's centroids is kept unless a fresh fit is this much tighter:
 # segments should move only when the data really moved.
 WARM_START_TOLERANCE = 0.01
@@ -152,11 +139,10 @@ def _sample(scaled: np.ndarray, size: int, seed: int) -> np.ndarray:
 
 
 def choose_k(scaled: np.ndarray, settings: Settings) -> tuple[int, list[dict]]:
-    """Best silhouette among k in the configured range, never accepting a segment below the minimum share."""
+    """Best silhouette among k from K_MIN to K_MAX, never accepting a segment below the minimum share."""
     candidates = _sample(scaled, K_SELECTION_SAMPLE, settings.random_seed)
-    low, high = settings.k_auto_range
     curve = []
-    for k in range(low, high + 1):
+    for k in range(K_MIN, K_MAX + 1):
         labels = _kmeans(k, settings.random_seed).fit_predict(candidates)
         smallest_share = np.bincount(labels, minlength=k).min() / len(labels)
         silhouette = silhouette_score(

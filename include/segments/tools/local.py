@@ -16,7 +16,8 @@ from pathlib import Path
 
 import psycopg
 
-from segments import queries, server
+from segments import queries
+from segments.tools import server
 from segments.settings import LOCAL_DIR, PROJECT_ROOT, SOURCE_CONN_ID, WAREHOUSE_CONN_ID
 
 AIRFLOW_HOME = LOCAL_DIR / "airflow"
@@ -92,7 +93,7 @@ def _metadata_revisions(url: str) -> set[str]:
     """The revisions the metadata database is at; none before its first migration."""
     try:
         with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-            return {row["version_num"] for row in queries.fetch_all(conn, "setup/airflow_metadata_revisions.sql")}
+            return {row["version_num"] for row in queries.fetch_all(conn, "reads/airflow_metadata_revisions.sql")}
     except psycopg.errors.UndefinedTable:
         return set()
     except psycopg.OperationalError as error:

@@ -12,13 +12,18 @@ from segments import queries
 from segments.errors import LockTimeoutError
 from segments.settings import Settings
 
-# Applied in order on every run; each file is idempotent.
+# Applied in order on every run; each file is idempotent. The layers, one schema each: raw (lines
+# as extracted) -> staging (views: rename, cast) -> intermediate (incremental models) -> internal
+# (model state) -> segments (the published contract analysts query).
 SETUP_FILES = (
-    "setup/warehouse_schema.sql",
+    "raw/tables.sql",
     "staging/stg_invoice_lines.sql",
-    "published/comments.sql",
-    "published/views.sql",
-    "setup/analyst_grants.sql",
+    "intermediate/tables.sql",
+    "internal/tables.sql",
+    "segments/tables.sql",
+    "segments/comments.sql",
+    "segments/views.sql",
+    "segments/analyst_grants.sql",
 )
 
 
@@ -29,7 +34,7 @@ def ensure_schema(warehouse: psycopg.Connection, settings: Settings | None = Non
         lock_shared_models(warehouse, "setup", "schema", settings.lock_timeout_seconds)
         for path in SETUP_FILES:
             queries.execute(warehouse, path)
-        queries.execute(warehouse, "setup/warehouse_settings__upsert.sql", {"business_timezone": settings.timezone})
+        queries.execute(warehouse, "internal/warehouse_settings__upsert.sql", {"business_timezone": settings.timezone})
 
 
 def lock_shared_models(
@@ -45,9 +50,9 @@ def lock_shared_models(
     params = {"holder": f"segments {run_id} {stage}"[:63], "lock_timeout": f"{int(timeout_seconds * 1000)}ms"}
     try:
         with warehouse.transaction():
-            queries.execute(warehouse, "setup/lock_warehouse_writes.sql", params)
+            queries.execute(warehouse, "internal/lock_warehouse_writes.sql", params)
     except psycopg.errors.LockNotAvailable:
-        holders = queries.fetch_all(warehouse, "setup/warehouse_lock_holder.sql")
+        holders = queries.fetch_all(warehouse, "internal/warehouse_lock_holder.sql")
         held_by = ", ".join(f"{row['holder'] or 'an unnamed session'} (pid {row['pid']}, for {row['held_for']})"
                             for row in holders) or "a session that has just released it"
         raise LockTimeoutError(
@@ -62,24 +67,24 @@ def record_stage(
 ) -> None:
     """Remember how one stage of a run ended."""
     with warehouse.transaction():
-        queries.execute(warehouse, "setup/run_attempt__upsert.sql", {
+        queries.execute(warehouse, "internal/run_attempt__upsert.sql", {
             "run_id": run_id, "as_of_date": as_of_date, "stage": stage, "status": status, "detail": Jsonb(detail),
         })
 
 
 def record_report(warehouse: psycopg.Connection, run_id: str, as_of_date: dt.date, path: Path) -> None:
     """Keep the report's path with the published run."""
-    queries.execute(warehouse, "published/segmentation_runs__set_report_path.sql",
+    queries.execute(warehouse, "segments/segmentation_runs__set_report_path.sql",
                     {"run_id": run_id, "as_of_date": as_of_date, "report_path": str(path)})
 
 
 def stage_seconds(warehouse: psycopg.Connection, run_id: str) -> dict[str, float]:
     """Seconds per successful stage of a run."""
-    (row,) = queries.fetch_all(warehouse, "setup/run_attempt__stage_seconds.sql", {"run_id": run_id})
+    (row,) = queries.fetch_all(warehouse, "internal/run_attempt__stage_seconds.sql", {"run_id": run_id})
     return row["stage_seconds"]
 
 
 def current_snapshot(warehouse: psycopg.Connection) -> dict | None:
     """The latest published snapshot, or None before the first publish."""
-    rows = queries.fetch_all(warehouse, "published/current_snapshot.sql")
+    rows = queries.fetch_all(warehouse, "segments/current_snapshot.sql")
     return rows[0] if rows else None

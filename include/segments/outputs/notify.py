@@ -67,14 +67,14 @@ class WebhookNotifier(BaseNotifier):
         self.timeout_seconds = timeout_seconds
 
     def notify(self, context) -> None:
-        from segments.alerts import summarise_failure
+        from segments.outputs.alerts import summarise_failure
 
         post_to_webhook(summarise_failure(context), self.timeout_seconds)
 
 
 def log_failure(context) -> None:
     """Failure callback: the summary, first thing in the task's log."""
-    from segments.alerts import summarise_failure
+    from segments.outputs.alerts import summarise_failure
 
     log.error("%s", summarise_failure(context))
 
@@ -103,7 +103,7 @@ async def alert_missed_publish_deadline(context: dict, deadline: str, timezone: 
 
 
 def _alert_missed_publish_deadline(dag_run: dict, deadline: str, timezone: str) -> None:
-    from segments.alerts import summarise_missed_deadline
+    from segments.outputs.alerts import summarise_missed_deadline
 
     if dag_run["run_type"] != "scheduled":
         # Backfills and manual runs of past dates start after their deadline: the promise is the nightly run's.

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 import psycopg
 
 from segments import queries
-from segments.extract import ExtractWindow, day_ranges
+from segments.pipeline.extract import ExtractWindow, day_ranges
 from segments.settings import NON_PRODUCT_STOCK_CODE_PREFIXES, NON_PRODUCT_STOCK_CODES, Settings
 
 # Rebuilt per range of days, in dependency order: each (delete, insert) pair reads the models before it.
 DAY_MODELS = (
-    "int_invoice_lines_classified",
-    "int_customer_daily",
-    "int_customer_product_days",
-    "int_line_class_daily",
+    ("intermediate/int_invoice_lines_classified__delete.sql", "intermediate/int_invoice_lines_classified__insert.sql"),
+    ("intermediate/int_customer_daily__delete.sql", "intermediate/int_customer_daily__insert.sql"),
+    ("intermediate/int_customer_product_days__delete.sql", "intermediate/int_customer_product_days__insert.sql"),
+    ("intermediate/int_line_class_daily__delete.sql", "intermediate/int_line_class_daily__insert.sql"),
 )
 # An empty range: the models' statements then touch only the undated lines.
 NO_DAYS = ExtractWindow(dt.date(1900, 1, 1), dt.date(1900, 1, 1))
@@ -51,14 +51,14 @@ def refresh_pending_days(warehouse: psycopg.Connection, settings: Settings) -> i
     The caller holds the warehouse write lock in an open transaction, so no extract can queue
     or rewrite days meanwhile.
     """
-    days = [row["invoice_day"] for row in queries.fetch_all(warehouse, "intermediate/pending_days__select.sql")]
+    days = [row["invoice_day"] for row in queries.fetch_all(warehouse, "internal/pending_days__select.sql")]
     rule_params = classification_params(settings)
     for days_range, with_undated in [*((each, False) for each in day_ranges(days)), (NO_DAYS, True)]:
         params = {**days_range.params(), **rule_params, "with_undated": with_undated}
-        for model in DAY_MODELS:
-            queries.execute(warehouse, f"intermediate/{model}__delete.sql", params)
-            queries.execute(warehouse, f"intermediate/{model}__insert.sql", params)
-    queries.execute(warehouse, "intermediate/pending_days__delete.sql", {"days": days})
+        for delete_file, insert_file in DAY_MODELS:
+            queries.execute(warehouse, delete_file, params)
+            queries.execute(warehouse, insert_file, params)
+    queries.execute(warehouse, "internal/pending_days__delete.sql", {"days": days})
     return len(days)
 
 

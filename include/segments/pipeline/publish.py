@@ -9,16 +9,17 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from segments import queries
-from segments.extract import ExtractWindow
-from segments.features import FeatureSummary
+from segments.pipeline.extract import ExtractWindow
+from segments.pipeline.features import FeatureSummary
 
 # In dependency order: profiles and migrations read the customer rows written before them,
 # the run record reads the line accounting.
+# Each published table's (delete, insert) pair, in publishing order.
 PUBLISHED_TABLES = (
-    "customer_segments",
-    "segment_profiles",
-    "segment_migrations",
-    "line_accounting",
+    ("segments/customer_segments__delete.sql", "segments/customer_segments__insert.sql"),
+    ("segments/segment_profiles__delete.sql", "segments/segment_profiles__insert.sql"),
+    ("segments/segment_migrations__delete.sql", "segments/segment_migrations__insert.sql"),
+    ("segments/line_accounting__delete.sql", "segments/line_accounting__insert.sql"),
 )
 
 
@@ -33,7 +34,7 @@ class ExtractFacts:
 
 def is_published(warehouse: psycopg.Connection, run_id: str, as_of_date: dt.date) -> bool:
     """Whether the run's current model is already the published snapshot of `as_of_date`."""
-    (row,) = queries.fetch_all(warehouse, "published/run_model_is_published.sql",
+    (row,) = queries.fetch_all(warehouse, "segments/run_model_is_published.sql",
                                {"run_id": run_id, "as_of_date": as_of_date})
     return row["is_published"]
 
@@ -58,14 +59,14 @@ def publish(
         "stage_seconds": Jsonb(stage_seconds),
     }
     with warehouse.transaction():
-        for table in PUBLISHED_TABLES:
-            queries.execute(warehouse, f"published/{table}__delete.sql", params)
-            queries.execute(warehouse, f"published/{table}__insert.sql", params)
-        (written,) = queries.fetch_all(warehouse, "published/customer_segments__count.sql", params)
+        for delete_file, insert_file in PUBLISHED_TABLES:
+            queries.execute(warehouse, delete_file, params)
+            queries.execute(warehouse, insert_file, params)
+        (written,) = queries.fetch_all(warehouse, "segments/customer_segments__count.sql", params)
         if written["customers"] != customers.customers_segmented:
             # The run's features or assignments went missing underneath it: publish nothing.
             raise RuntimeError(
                 f"Publishing {as_of_date} would write {written['customers']:,} customers, but run {run_id} segmented "
                 f"{customers.customers_segmented:,}; nothing was published. Rerun the date."
             )
-        queries.execute(warehouse, "published/segmentation_runs__upsert.sql", params)
+        queries.execute(warehouse, "segments/segmentation_runs__upsert.sql", params)

@@ -10,7 +10,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from segments import queries
-from segments.model import FitResult, PreviousSnapshot, Scaler, SegmentModel, SnapshotTotals, library_versions
+from segments.pipeline.model import FitResult, PreviousSnapshot, Scaler, SegmentModel, SnapshotTotals, library_versions
 
 
 def store(
@@ -42,23 +42,23 @@ def store(
         for row, (segment_id, name) in enumerate(zip(model.segment_ids, model.segment_names))
         for column, feature in enumerate(model.scaler.features)
     ]
-    (insert_centroid,) = queries.statements("intermediate/segment_centroids__insert.sql")
-    (copy_assignments,) = queries.statements("intermediate/customer_assignments__copy.sql")
+    (insert_centroid,) = queries.statements("internal/segment_centroids__insert.sql")
+    (copy_assignments,) = queries.statements("internal/customer_assignments__copy.sql")
     with warehouse.transaction():
-        queries.execute(warehouse, "intermediate/segment_model__delete.sql", params)
-        queries.execute(warehouse, "intermediate/segment_model__insert.sql", params)
+        queries.execute(warehouse, "internal/segment_model__delete.sql", params)
+        queries.execute(warehouse, "internal/segment_model__insert.sql", params)
         with warehouse.cursor() as cursor:
             cursor.executemany(insert_centroid, centroid_rows)
             if with_assignments:
                 with cursor.copy(copy_assignments) as copy:
                     for customer_id, segment_id in result.assignments.items():
                         copy.write_row((run_id, customer_id, int(segment_id)))
-    queries.execute(warehouse, "intermediate/analyze_customer_assignments.sql")
+    queries.execute(warehouse, "internal/analyze_customer_assignments.sql")
 
 
 def load(warehouse: psycopg.Connection, run_id: str) -> SegmentModel:
     """Rebuild a stored model exactly as it was fitted."""
-    rows = queries.fetch_all(warehouse, "intermediate/segment_model__select.sql", {"run_id": run_id})
+    rows = queries.fetch_all(warehouse, "internal/segment_model__select.sql", {"run_id": run_id})
     if not rows:
         raise LookupError(f"No stored model for run {run_id!r}.")
     scaler = Scaler.from_dict(rows[0]["scaler"])
@@ -74,7 +74,7 @@ def load(warehouse: psycopg.Connection, run_id: str) -> SegmentModel:
 
 def metrics(warehouse: psycopg.Connection, run_id: str) -> dict:
     """The quality metrics stored with a run's model."""
-    rows = queries.fetch_all(warehouse, "intermediate/segment_model__select.sql", {"run_id": run_id})
+    rows = queries.fetch_all(warehouse, "internal/segment_model__select.sql", {"run_id": run_id})
     if not rows:
         raise LookupError(f"No stored model for run {run_id!r}: did the train task run?")
     return rows[0]["metrics"]
@@ -88,7 +88,7 @@ def predecessor(
     Its date, model and (optionally) assignments; None means a fresh start. Bounding the gap is
     what makes a rerun give the same snapshot after backfills of distant dates.
     """
-    found = queries.fetch_all(warehouse, "published/predecessor_snapshot.sql", {
+    found = queries.fetch_all(warehouse, "segments/predecessor_snapshot.sql", {
         "as_of_date": as_of_date, "earliest_as_of_date": as_of_date - dt.timedelta(days=max_gap_days),
     })
     if not found:
@@ -97,7 +97,7 @@ def predecessor(
     assignments = None
     if with_assignments:
         frame = queries.fetch_frame(
-            warehouse, "published/customer_segments__select_snapshot.sql", {"as_of_date": previous_date}
+            warehouse, "segments/customer_segments__select_snapshot.sql", {"as_of_date": previous_date}
         )
         assignments = pd.Series(frame["segment_id"].to_numpy(), index=frame["customer_id"])
     return PreviousSnapshot(as_of_date=previous_date, model=load(warehouse, previous_run), assignments=assignments)
@@ -109,13 +109,13 @@ def score_in_sql(
     """Assign every customer of the snapshot inside the warehouse; return sizes and migration counts."""
     params = {"run_id": run_id, "as_of_date": as_of_date}
     with warehouse.transaction():
-        queries.execute(warehouse, "intermediate/customer_assignments__score.sql", params)
-    queries.execute(warehouse, "intermediate/analyze_customer_assignments.sql")
+        queries.execute(warehouse, "internal/customer_assignments__score.sql", params)
+    queries.execute(warehouse, "internal/analyze_customer_assignments.sql")
     sizes = {row["segment_id"]: row["customers"] for row in
-             queries.fetch_all(warehouse, "intermediate/customer_assignments__summary.sql", params)}
+             queries.fetch_all(warehouse, "internal/customer_assignments__summary.sql", params)}
     summary = {"sizes": sizes}
     if previous is not None:
-        (moves,) = queries.fetch_all(warehouse, "intermediate/customer_assignments__migration.sql",
+        (moves,) = queries.fetch_all(warehouse, "internal/customer_assignments__migration.sql",
                                      {**params, "previous_as_of_date": previous.as_of_date})
         summary["migration"] = moves
     return summary
@@ -123,7 +123,7 @@ def score_in_sql(
 
 def snapshot_totals(warehouse: psycopg.Connection, as_of_date: dt.date) -> SnapshotTotals | None:
     """Customers and revenue of a published snapshot; None when the date is not published."""
-    rows = queries.fetch_all(warehouse, "published/snapshot_totals.sql", {"as_of_date": as_of_date})
+    rows = queries.fetch_all(warehouse, "segments/snapshot_totals.sql", {"as_of_date": as_of_date})
     return SnapshotTotals(**rows[0]) if rows else None
 
 
@@ -135,5 +135,5 @@ def run_totals(warehouse: psycopg.Connection, run_id: str) -> SnapshotTotals:
 
 def update_metrics(warehouse: psycopg.Connection, run_id: str, metrics: dict) -> None:
     """Replace a stored model's metrics."""
-    queries.execute(warehouse, "intermediate/segment_model__update_metrics.sql",
+    queries.execute(warehouse, "internal/segment_model__update_metrics.sql",
                     {"run_id": run_id, "metrics": Jsonb(metrics)})

@@ -9,7 +9,7 @@ import pandas as pd
 import psycopg
 
 from segments import queries
-from segments.extract import BEGINNING_OF_HISTORY
+from segments.pipeline.extract import BEGINNING_OF_HISTORY
 
 
 @dataclass(frozen=True)

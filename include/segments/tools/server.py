@@ -264,12 +264,12 @@ def ensure_analyst_role() -> None:
     with psycopg.connect(url("postgres"), autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
         with conn.transaction():
             # Simultaneous ALTER ROLEs of one role fail with "tuple concurrently updated": take turns.
-            queries.execute(conn, "setup/lock_role_setup.sql")
-            rows = queries.fetch_all(conn, "setup/analyst_role__password_verifier.sql", {"role": ANALYST_ROLE})
+            queries.execute(conn, "internal/lock_role_setup.sql")
+            rows = queries.fetch_all(conn, "segments/analyst_role__password_verifier.sql", {"role": ANALYST_ROLE})
             if rows and scram_verifier_matches(rows[0]["rolpassword"], password):
                 return
             verifier = conn.pgconn.encrypt_password(password.encode(), ANALYST_ROLE.encode(), b"scram-sha-256")
-            statement = "setup/analyst_role__set_password.sql" if rows else "setup/analyst_role__create.sql"
+            statement = "segments/analyst_role__set_password.sql" if rows else "segments/analyst_role__create.sql"
             queries.execute(conn, statement, {"password_verifier": verifier.decode()},
                             identifiers={"analyst_role": ANALYST_ROLE})
 

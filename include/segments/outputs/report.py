@@ -24,7 +24,10 @@ import pandas as pd
 import psycopg
 from tabulate import tabulate
 
-from segments import queries, warehouse
+from segments import queries
+from segments.pipeline import warehouse
+from segments.pipeline.snapshot import Snapshot
+from segments.pipeline.stages import recorded_stage
 from segments.settings import ALL_FEATURES, Settings
 
 PROFILE_HEADERS = {
@@ -50,7 +53,7 @@ def profiles_table(conn: psycopg.Connection, as_of_date: dt.date | None) -> str:
             if current is None:
                 return "No snapshot published yet: run `segments run` first."
             as_of_date = current["as_of_date"]
-        rows = queries.fetch_all(conn, "published/segment_profiles__select.sql", {"as_of_date": as_of_date})
+        rows = queries.fetch_all(conn, "segments/segment_profiles__select.sql", {"as_of_date": as_of_date})
     except psycopg.errors.UndefinedTable:
         return "No snapshot published yet (the warehouse has no published tables): run `segments run` first."
     if not rows:
@@ -110,7 +113,7 @@ class Chart:
 
 def published_snapshots(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Every published snapshot (as_of_date, run_id, k, customers_segmented), newest first."""
-    return queries.fetch_all(conn, "published/report_snapshots.sql")
+    return queries.fetch_all(conn, "reads/report_snapshots.sql")
 
 
 def list_reports(reports_dir: Path) -> list[dt.date]:
@@ -145,15 +148,24 @@ def report_run_id(html_path: Path) -> str | None:
     return html.unescape(found.group(1)) if found else None
 
 
+def report_stage(wh: psycopg.Connection, snapshot: Snapshot, settings: Settings) -> dict:
+    """The DAG's last stage: write the snapshot's HTML report and charts (from the published tables only)."""
+    with recorded_stage(wh, snapshot, "report") as detail:
+        path = build_report(wh, snapshot.as_of_date, settings.reports_dir)
+        warehouse.record_report(wh, snapshot.run_id, snapshot.as_of_date, path)
+        detail["report_path"] = str(path)
+    return detail
+
+
 def build_report(conn: psycopg.Connection, as_of_date: dt.date, reports_dir: Path) -> Path:
     """Rebuild the report of a published snapshot from the warehouse; return report.html's path.
 
     Writes `reports_dir/<as_of_date>/report.html` and one PNG per chart; the HTML is written
     last, so a reader never sees a half-built report. Only reads the warehouse.
     """
-    from segments import registry  # imports scikit-learn: only when a report is built
+    from segments.pipeline import registry  # imports scikit-learn: only when a report is built
 
-    runs = queries.fetch_all(conn, "published/report_run.sql", {"as_of_date": as_of_date})
+    runs = queries.fetch_all(conn, "reads/report_run.sql", {"as_of_date": as_of_date})
     if not runs:
         published = [row["as_of_date"].isoformat() for row in published_snapshots(conn)[:5]]
         choices = f"published snapshots include {', '.join(published)}" if published else "nothing is published yet"
@@ -162,10 +174,10 @@ def build_report(conn: psycopg.Connection, as_of_date: dt.date, reports_dir: Pat
             f"Publish it first (`segments run --as-of {as_of_date}`) or pick a published date."
         )
     run = runs[0]
-    segments = queries.fetch_all(conn, "published/segment_profiles__select.sql", {"as_of_date": as_of_date})
-    zscores = queries.fetch_frame(conn, "published/report_profile_zscores.sql", {"as_of_date": as_of_date})
-    customers = queries.fetch_frame(conn, "published/report_customers.sql", {"as_of_date": as_of_date})
-    migrations = queries.fetch_frame(conn, "published/report_migrations.sql", {"as_of_date": as_of_date})
+    segments = queries.fetch_all(conn, "segments/segment_profiles__select.sql", {"as_of_date": as_of_date})
+    zscores = queries.fetch_frame(conn, "reads/report_profile_zscores.sql", {"as_of_date": as_of_date})
+    customers = queries.fetch_frame(conn, "reads/report_customers.sql", {"as_of_date": as_of_date})
+    migrations = queries.fetch_frame(conn, "reads/report_migrations.sql", {"as_of_date": as_of_date})
     model = registry.load(conn, run["run_id"])
 
     charts = [

@@ -7,13 +7,14 @@ import datetime as dt
 import psycopg
 from tabulate import tabulate
 
-from segments import queries, warehouse
+from segments import queries
+from segments.pipeline import warehouse
 
 
 def status_table(conn: psycopg.Connection, limit: int = 10) -> str:
     """The latest runs (state, stages, time, problem) and the snapshot analysts see as current."""
     warehouse.ensure_schema(conn)
-    runs = queries.fetch_all(conn, "published/recent_runs.sql", {"limit": limit})
+    runs = queries.fetch_all(conn, "reads/recent_runs.sql", {"limit": limit})
     current = warehouse.current_snapshot(conn)
     headline = (
         f"Current snapshot: {current['as_of_date']} ({current['customers_segmented']:,} customers, "
@@ -40,7 +41,7 @@ def rollback(conn: psycopg.Connection, as_of_date: dt.date) -> dict | None:
     A date that was never published is refused and nothing changes: a typo must not look like a rollback.
     """
     with conn.transaction():
-        withdrawn_runs = queries.execute(conn, "published/snapshot__rollback.sql", {"as_of_date": as_of_date})
+        withdrawn_runs = queries.execute(conn, "segments/snapshot__rollback.sql", {"as_of_date": as_of_date})
         if withdrawn_runs == 0:
             # Raising inside the transaction undoes the deletes.
             raise LookupError(_not_published_message(conn, as_of_date))
@@ -48,7 +49,7 @@ def rollback(conn: psycopg.Connection, as_of_date: dt.date) -> dict | None:
 
 
 def _not_published_message(conn: psycopg.Connection, as_of_date: dt.date) -> str:
-    published = [row["as_of_date"].isoformat() for row in queries.fetch_all(conn, "published/report_snapshots.sql")]
+    published = [row["as_of_date"].isoformat() for row in queries.fetch_all(conn, "reads/report_snapshots.sql")]
     listed = f"Published snapshots: {', '.join(published[:10])}" + (" ..." if len(published) > 10 else "")
     return (
         f"Snapshot {as_of_date} is not published, so there is nothing to withdraw; nothing was changed. "

@@ -1,4 +1,5 @@
-"""Run the DAG for one snapshot date in this process, through Airflow (as `airflow dags test`)."""
+"""Run the DAG for one snapshot date in this process: through Airflow (as `airflow dags test`), or
+its stages directly, without Airflow (`run_stages`, for tests and the bench)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,21 @@ import datetime as dt
 import fcntl
 import os
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
-from segments import db, local, nightly, publish, queries, report
-from segments.errors import RunConflictError, RunInterruptedError
-from segments.settings import LOCAL_DIR, PROJECT_ROOT, Settings
+import psycopg
 
-DAG_ID = "customer_segmentation"
+from segments import db, queries
+from segments.errors import RunConflictError, RunInterruptedError
+from segments.outputs import report
+from segments.pipeline import publish, stages
+from segments.pipeline.snapshot import Snapshot, snapshot_date
+from segments.settings import DAG_ID, LOCAL_DIR, PROJECT_ROOT, Settings
+from segments.tools import local
+
 RUN_LOCKS_DIR = LOCAL_DIR / "run-locks"
 
 
@@ -29,6 +36,38 @@ def default_as_of() -> dt.date:
         raise RuntimeError("The source has no invoice lines: run `segments load PATH` or `segments generate` first.")
     today = dt.datetime.now(ZoneInfo(Settings().timezone)).date()
     return min(row["newest_invoice_date"].date() + dt.timedelta(days=1), today)
+
+
+def run_stages(
+    source: psycopg.Connection,
+    warehouse: psycopg.Connection,
+    snapshot: Snapshot,
+    settings: Settings,
+    through: str = stages.SEQUENCE[-1],
+    on_stage: Callable[[str, float, dict], None] | None = None,
+) -> dict[str, dict]:
+    """The DAG's stages in their order (`stages.SEQUENCE`), up to and including `through`, called
+    as its tasks call them; returns each stage's XCom-sized result by stage name.
+
+    `on_stage(name, seconds, result)` hears of each stage as it ends, so that a caller keeps what
+    the stages before a failure returned.
+    """
+    calls: dict[str, Callable[[dict], dict]] = {
+        "extract": lambda done: stages.extract_stage(source, warehouse, snapshot, settings),
+        "aggregates": lambda done: stages.aggregates_stage(warehouse, snapshot, done["extract"], settings),
+        "features": lambda done: stages.features_stage(warehouse, snapshot, settings),
+        "training": lambda done: stages.training_stage(warehouse, snapshot, settings),
+        "quality_gate": lambda done: stages.quality_gate_stage(warehouse, snapshot, settings),
+        "publish": lambda done: stages.publish_stage(warehouse, snapshot, done["extract"], done["features"]),
+        "report": lambda done: report.report_stage(warehouse, snapshot, settings),
+    }
+    done: dict[str, dict] = {}
+    for name in stages.SEQUENCE[: stages.SEQUENCE.index(through) + 1]:
+        started = time.perf_counter()
+        done[name] = calls[name](done)
+        if on_stage is not None:
+            on_stage(name, time.perf_counter() - started, done[name])
+    return done
 
 
 def load_dag():
@@ -93,7 +132,7 @@ def fail_abandoned_runs() -> list[str]:
             DagRun.state.in_([DagRunState.RUNNING, DagRunState.QUEUED]),
         ))
         for dag_run in unfinished:
-            if not _lock_is_held(nightly.snapshot_date(dag_run.logical_date, dag_run.run_after, Settings().timezone)):
+            if not _lock_is_held(snapshot_date(dag_run.logical_date, dag_run.run_after, Settings().timezone)):
                 dag_run.set_state(DagRunState.FAILED)
                 abandoned.append(dag_run.run_id)
     return abandoned

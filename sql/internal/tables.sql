@@ -1,0 +1,63 @@
+-- internal: pipeline state (extracted days, queues, models, assignments, run attempts).
+create schema if not exists internal;
+
+-- Per extracted day: how many lines and which (an order-independent checksum), as copied. Each
+-- run compares them with the source's days before its window to find changed history.
+create table if not exists internal.extracted_days (
+    invoice_day    date primary key,
+    lines          bigint not null,
+    checksum       numeric not null,
+    extract_run_id text not null,
+    extracted_at   timestamptz not null default now()
+);
+
+-- Days whose raw lines changed since their models were rebuilt: the aggregates stage's queue.
+create table if not exists internal.pending_days (
+    invoice_day date primary key
+);
+
+-- Settings the views need: "today" is a day in the business timezone. One row, kept by the setup.
+create table if not exists internal.warehouse_settings (
+    business_timezone text not null,
+    one_row           boolean primary key default true check (one_row)
+);
+
+create table if not exists internal.segment_models (
+    run_id            text primary key,
+    as_of_date        date not null,
+    k                 integer not null,
+    features          text[] not null,
+    scaler            jsonb not null,
+    metrics           jsonb not null,
+    k_selection       jsonb,
+    training_customers integer not null,
+    library_versions  jsonb not null,
+    created_at        timestamptz not null default now()
+);
+
+create table if not exists internal.segment_centroids (
+    run_id            text not null references internal.segment_models (run_id) on delete cascade,
+    segment_id        integer not null,
+    segment_name      text not null,
+    feature           text not null,
+    centroid_scaled   double precision not null,
+    centroid_original double precision not null,
+    primary key (run_id, segment_id, feature)
+);
+
+create table if not exists internal.customer_assignments (
+    run_id      text not null references internal.segment_models (run_id) on delete cascade,
+    customer_id text not null,
+    segment_id  integer not null,
+    primary key (run_id, customer_id)
+);
+
+create table if not exists internal.run_attempts (
+    run_id      text not null,
+    as_of_date  date not null,
+    stage       text not null,
+    status      text not null,
+    detail      jsonb not null default '{}',
+    recorded_at timestamptz not null default now(),
+    primary key (run_id, stage)
+);

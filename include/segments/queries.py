@@ -33,11 +33,16 @@ def _has_code(text: str) -> bool:
     return any(line.strip() and not line.strip().startswith("--") for line in text.splitlines())
 
 
-def compose(statement: str, identifiers: dict[str, str] | None) -> sql.Composable | str:
-    """Fill `{name}` placeholders with quoted, schema-qualified identifiers."""
+def compose(statement: str, identifiers: dict[str, str | tuple[str, ...]] | None) -> sql.Composable | str:
+    """Fill `{name}` placeholders with quoted identifiers: a schema-qualified name from a string,
+    a comma-separated column list from a tuple."""
     if not identifiers:
         return statement
-    quoted = {name: sql.Identifier(*value.split(".")) for name, value in identifiers.items()}
+    quoted = {
+        name: sql.SQL(", ").join(map(sql.Identifier, value)) if isinstance(value, tuple)
+        else sql.Identifier(*value.split("."))
+        for name, value in identifiers.items()
+    }
     return sql.SQL(statement).format(**quoted)
 
 
@@ -74,10 +79,15 @@ def fetch_all(
         return cursor.fetchall()
 
 
-def fetch_frame(conn: psycopg.Connection, relative_path: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+def fetch_frame(
+    conn: psycopg.Connection,
+    relative_path: str,
+    params: dict[str, Any] | None = None,
+    identifiers: dict[str, str | tuple[str, ...]] | None = None,
+) -> pd.DataFrame:
     """Rows of a one-statement query file, as a DataFrame with the query's columns."""
     (statement,) = statements(relative_path)
     with conn.cursor() as cursor:
-        cursor.execute(statement, params)
+        cursor.execute(compose(statement, identifiers), params)
         columns = [column.name for column in cursor.description]
         return pd.DataFrame(cursor.fetchall(), columns=columns)

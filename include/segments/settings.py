@@ -13,6 +13,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SQL_DIR = Path(os.environ.get("SEGMENTS_SQL_DIR", PROJECT_ROOT / "sql"))
 LOCAL_DIR = Path(os.environ.get("SEGMENTS_LOCAL_DIR", PROJECT_ROOT / ".local"))
+# The embedded PostgreSQL of `segments db start`, `make test` and the local Airflow.
+LOCAL_PG_PORT = int(os.environ.get("SEGMENTS_PG_PORT", "54329"))
 
 # The number of segments a run may ask for; k=auto picks the best silhouette in this range.
 K_MIN, K_MAX = 2, 8
@@ -20,6 +22,11 @@ K_MIN, K_MAX = 2, 8
 DAG_ID = "customer_segmentation"
 SOURCE_CONN_ID = "retail_source"
 WAREHOUSE_CONN_ID = "segment_warehouse"
+
+# The source's contract: the invoice line columns the pipeline reads, in COPY order.
+SOURCE_COLUMNS = (
+    "invoice_no", "stock_code", "description", "quantity", "invoice_date", "unit_price", "customer_id", "country",
+)
 
 # Every feature the pipeline computes and publishes, in publishing order.
 ALL_FEATURES = (
@@ -41,6 +48,11 @@ NON_PRODUCT_STOCK_CODES = (
 )
 # Stock code prefixes of non-products (gift vouchers, test items).
 NON_PRODUCT_STOCK_CODE_PREFIXES = ("gift_", "TEST")
+
+
+def analyst_password_from_environment() -> str | None:
+    """SEGMENTS_ANALYST_PASSWORD, read when needed: a secret is never held in Settings (which gets logged)."""
+    return os.environ.get("SEGMENTS_ANALYST_PASSWORD")
 
 
 def _env(name: str, default: str) -> str:

@@ -1,3 +1,2 @@
-copy raw.invoice_lines (
-    invoice_no, stock_code, description, quantity, invoice_date, unit_price, customer_id, country, extract_run_id
-) from stdin (format binary)
+-- {source_columns}: settings.SOURCE_COLUMNS, the order source/select_invoice_lines_window.sql streams.
+copy raw.invoice_lines ({source_columns}, extract_run_id) from stdin (format binary)

@@ -1,2 +1,3 @@
-copy retail.invoice_lines (invoice_no, stock_code, description, quantity, invoice_date, unit_price, customer_id, country)
+-- {source_columns}: settings.SOURCE_COLUMNS, the order of the COPY text the loader writes.
+copy retail.invoice_lines ({source_columns})
 from stdin

@@ -23,12 +23,12 @@ from dataclasses import asdict, dataclass
 import psycopg
 
 from segments import queries
-from segments.pipeline import warehouse as warehouse_state
 from segments.errors import SourceError
+from segments.pipeline import warehouse as warehouse_state
+from segments.settings import SOURCE_COLUMNS
 
 log = logging.getLogger(__name__)
 
-SOURCE_COLUMNS = ("invoice_no", "stock_code", "description", "quantity", "invoice_date", "unit_price", "customer_id", "country")
 # A window start before any real invoice: a full refresh re-reads all history before D.
 BEGINNING_OF_HISTORY = dt.date(1900, 1, 1)
 DAY = dt.timedelta(days=1)
@@ -165,7 +165,7 @@ def _copy_range(
     queries.execute(warehouse, "raw/raw_invoice_lines__delete.sql", params)
     with source.cursor() as reader, warehouse.cursor() as writer:
         with reader.copy(queries.compose(copy_out, {"source_table": source_table}), {**params, "run_id": run_id}) as rows_out:
-            with writer.copy(copy_in) as rows_in:
+            with writer.copy(queries.compose(copy_in, {"source_columns": SOURCE_COLUMNS})) as rows_in:
                 for block in rows_out:
                     rows_in.write(block)
         lines = writer.rowcount

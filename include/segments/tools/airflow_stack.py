@@ -29,20 +29,16 @@ COMPONENTS = {
 ADMIN_USER = "admin"
 
 
-def _home() -> Path:
-    return Path(os.environ.get("AIRFLOW_HOME", local.AIRFLOW_HOME))
-
-
 def _run_dir() -> Path:
-    return _home() / "run"
+    return local.airflow_home() / "run"
 
 
 def _log_dir() -> Path:
-    return _home() / "logs"
+    return local.airflow_home() / "logs"
 
 
 def _passwords_file() -> Path:
-    return _home() / "passwords.json"
+    return local.airflow_home() / "passwords.json"
 
 
 @dataclass(frozen=True)
@@ -54,7 +50,7 @@ class ComponentStatus:
 
 
 def _secret(name: str) -> str:
-    path = _home() / f".{name}"
+    path = local.airflow_home() / f".{name}"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(32))

@@ -13,16 +13,6 @@ from collections.abc import Iterator
 
 import numpy as np
 
-COLUMNS = (
-    "invoice_no",
-    "stock_code",
-    "description",
-    "quantity",
-    "invoice_date",
-    "unit_price",
-    "customer_id",
-    "country",
-)
 
 # --- Calibrated rates (measured on the real data; line shares are shares of all output lines) ---
 GUEST_LINE_SHARE = 0.243  # web-shop invoices without customer; with adjustments/fees -> ~25% (real: 24.9%)
@@ -175,7 +165,7 @@ def generate_copy_chunks(
     seed: int = 0,
     chunk_lines: int = 200_000,
 ) -> Iterator[str]:
-    """Yield the synthetic invoice lines as PostgreSQL COPY text-format chunks (tab separated, \\N for NULL, newline terminated), in the column order COLUMNS, invoice_date ascending; exactly `lines` lines in total, dates in [start, end) ."""
+    """Yield the synthetic invoice lines as PostgreSQL COPY text-format chunks (tab separated, \\N for NULL, newline terminated), in the column order of settings.SOURCE_COLUMNS, invoice_date ascending; exactly `lines` lines in total, dates in [start, end) ."""
     _validate(lines, customers, start, end, seed, chunk_lines)
     # Validation happens eagerly; the (lazy) generation starts on the first next().
     return _chunks(int(lines), int(customers), start, end, int(seed), int(chunk_lines))

@@ -26,10 +26,11 @@ import pandas as pd
 import psycopg
 
 from segments import queries
+from segments.settings import SOURCE_COLUMNS
 
 # Small enough that the rows held per chunk (Python lists) stay cheap for the garbage collector.
 CHUNK_LINES = 25_000
-# Contract column -> accepted header spellings (Online Retail, Online Retail II, snake case).
+# Source column (settings.SOURCE_COLUMNS, in order) -> accepted header spellings (Online Retail, Online Retail II, snake case).
 COLUMN_SPELLINGS = {
     "invoice_no": ("InvoiceNo", "Invoice", "invoice_no"),
     "stock_code": ("StockCode", "stock_code"),
@@ -40,7 +41,6 @@ COLUMN_SPELLINGS = {
     "customer_id": ("CustomerID", "Customer ID", "customer_id"),
     "country": ("Country", "country"),
 }
-COPY_COLUMNS = tuple(COLUMN_SPELLINGS)
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Candidates for a file's dates; the one that reads the most of them wins, and a tie between
 # formats that read the same text differently (day-first and month-first) is refused.
@@ -477,7 +477,7 @@ def normalise(retail_file: RetailFile, chunk: Chunk) -> pd.DataFrame:
         "unit_price": price.astype(str),
         "customer_id": _escape(customer),
         "country": _escape(frame["country"]),
-    })[list(COPY_COLUMNS)]
+    })[list(SOURCE_COLUMNS)]
 
 
 def copy_text(frame: pd.DataFrame) -> str:
@@ -503,7 +503,7 @@ def copy_into_source(
         queries.execute(conn, "source/create_invoice_lines.sql")
         if replace:
             queries.execute(conn, "source/truncate_invoice_lines.sql")
-        with conn.cursor() as cursor, cursor.copy(copy_statement) as copy:
+        with conn.cursor() as cursor, cursor.copy(queries.compose(copy_statement, {"source_columns": SOURCE_COLUMNS})) as copy:
             for chunk in chunks:
                 copy.write(chunk)
                 lines += chunk.count("\n")

@@ -24,6 +24,11 @@ AIRFLOW_HOME = LOCAL_DIR / "airflow"
 DATABASE_VARIABLES = tuple(server.local_environment())
 
 
+def airflow_home() -> Path:
+    """Airflow's home: the environment's AIRFLOW_HOME (a stack of its own), else the local one."""
+    return Path(os.environ.get("AIRFLOW_HOME", AIRFLOW_HOME))
+
+
 def airflow_environment() -> dict[str, str]:
     """Airflow settings for running the project's DAG from this checkout."""
     return {

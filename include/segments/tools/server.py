@@ -27,7 +27,7 @@ import psycopg
 from psycopg import sql
 
 from segments import queries
-from segments.settings import LOCAL_DIR
+from segments.settings import LOCAL_DIR, LOCAL_PG_PORT, analyst_password_from_environment
 
 PGDATA = LOCAL_DIR / "pgdata"
 PASSWORD_FILE = LOCAL_DIR / "postgres.password"
@@ -36,7 +36,7 @@ ANALYST_ROLE = "segments_analyst"
 LOG_FILE = LOCAL_DIR / "postgres.log"
 # Held while one process initialises or starts the server, so simultaneous starts take turns.
 START_LOCK_FILE = LOCAL_DIR / "server.lock"
-PORT = int(os.environ.get("SEGMENTS_PG_PORT", "54329"))
+PORT = LOCAL_PG_PORT
 HOST = "127.0.0.1"
 SUPERUSER = "postgres"
 DATABASES = {"source": "retail_source", "warehouse": "segment_warehouse", "airflow": "airflow_metadata"}
@@ -106,7 +106,7 @@ def _password() -> str:
 
 def analyst_password() -> str:
     """The read-only role's password: SEGMENTS_ANALYST_PASSWORD, or a generated local one."""
-    return os.environ.get("SEGMENTS_ANALYST_PASSWORD") or _secret(ANALYST_PASSWORD_FILE)
+    return analyst_password_from_environment() or _secret(ANALYST_PASSWORD_FILE)
 
 
 def analyst_url(database: str) -> str:

@@ -5,7 +5,9 @@ top-level navigation entry, embedded at /plugin/customer-segments. The page list
 snapshots (newest first) and shows one snapshot's report (default: the latest one;
 `?as_of=YYYY-MM-DD` picks another). Reports are read from the reports folder
 (SEGMENTS_REPORTS_DIR) and rebuilt from the warehouse (Airflow connection `segment_warehouse`,
-in a read-only session) when missing or built from another run of that date.
+in a read-only session) when missing or built from another run of that date. The pages are
+rendered from the report's templates (`segments/outputs/report/templates/`), on the same base
+template and stylesheet as the report, which shows the report file's body under a toolbar.
 
 Readers need to be logged in to Airflow with read access to the `customer_segmentation` DAG,
 exactly as for the DAG's own pages. Every process that loads plugins imports this module, so
@@ -15,7 +17,6 @@ it stays light: the project, matplotlib and Airflow's API security are imported 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import logging
 import re
 import threading
@@ -23,6 +24,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from airflow.plugins_manager import AirflowPlugin
 
@@ -64,14 +66,16 @@ async def _error_page(request: Request, error: HTTPException) -> Response:
 
         return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)), status_code=303)
     if isinstance(error.detail, dict):
-        return _page(error.detail["title"], error.detail["body"], status_code=error.status_code)
+        return _message_page(status_code=error.status_code, **error.detail)
     if error.status_code == 401:
-        return _page("Log in to Airflow first", '<p>This page shows what Airflow shows: <a href="/">log in</a>, '
-                     "then come back.</p>", status_code=401)
+        return _message_page("Log in to Airflow first", Markup(
+            '<p>This page shows what Airflow shows: <a href="/">log in</a>, then come back.</p>'), status_code=401)
     if error.status_code == 403:
-        return _page("Not allowed", f"<p>Reading customer segments needs read access to the <code>{DAG_ID}</code> "
-                     "DAG; ask an Airflow admin.</p>", status_code=403)
-    return _page(f"{error.status_code}", f"<p>{html.escape(str(error.detail))}</p>", status_code=error.status_code)
+        return _message_page("Not allowed", Markup(
+            "<p>Reading customer segments needs read access to the <code>{}</code> DAG; ask an Airflow admin.</p>"
+        ).format(DAG_ID), status_code=403)
+    return _message_page(f"{error.status_code}", Markup("<p>{}</p>").format(error.detail),
+                         status_code=error.status_code)
 
 
 @app.get("/icon.svg", include_in_schema=False)
@@ -82,32 +86,38 @@ def icon() -> Response:
 @app.get("/", response_class=HTMLResponse, dependencies=[Depends(require_reader)])
 def segments_page(as_of: str | None = None) -> Response:
     """The report of one published snapshot, under a snapshot picker."""
+    from segments.outputs import report
     from segments.settings import Settings
 
     requested = _parse_date(as_of)
     reports_dir = Settings().reports_dir
     snapshots, warehouse_error = _snapshots(reports_dir)
     if not snapshots:
-        body = (
+        body = Markup(
             "<p>No snapshot has been published yet. Run the <code>customer_segmentation</code> DAG "
             "(or <code>segments run</code>) and come back.</p>"
         )
         if warehouse_error:
-            body = f'<p class="warn">{html.escape(warehouse_error)}</p>' + body
-        return _page(PAGE_NAME, body, status_code=503 if warehouse_error else 200)
+            body = Markup('<p class="warn">{}</p>').format(warehouse_error) + body
+        return _message_page(PAGE_NAME, body, status_code=503 if warehouse_error else 200)
     by_date = {snapshot["as_of_date"]: snapshot for snapshot in snapshots}
     chosen = requested or snapshots[0]["as_of_date"]
     if chosen not in by_date:
         raise HTTPException(404, {
             "title": f"No snapshot for {chosen}",
-            "body": f"<p>Snapshot <strong>{chosen}</strong> is not published. Pick a published one:</p>"
-                    + _snapshot_links(snapshots, None, limit=None),
+            "body": Markup("<p>Snapshot <strong>{}</strong> is not published. Pick a published one:</p>")
+                    .format(chosen),
+            "snapshots": snapshots,
         })
-    page = _report_html(by_date[chosen], reports_dir, warehouse_error is None)
-    toolbar = _toolbar(snapshots, chosen, warehouse_error)
-    page = page.replace("</head>", f"<style>{_TOOLBAR_CSS}</style>\n</head>", 1)
-    page = page.replace("<body>", f"<body>\n{toolbar}", 1)
-    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+    return _render(
+        "plugin_page.html.j2",
+        title=report.report_title(chosen),
+        snapshots=snapshots,
+        chosen=chosen,
+        recent_links=RECENT_LINKS,
+        warning=warehouse_error,
+        report_body=_report_body(by_date[chosen], reports_dir, warehouse_error is None),
+    )
 
 
 @app.get("/reports/{as_of}/{name}", dependencies=[Depends(require_reader)])
@@ -117,13 +127,13 @@ def report_file(as_of: str, name: str) -> Response:
 
     day = _parse_date(as_of)
     if not _FILE_NAME.match(name):
-        raise HTTPException(404, {"title": "Not found", "body": f"<p>No report file named {html.escape(name)}.</p>"})
+        raise HTTPException(404, {"title": "Not found", "body": Markup("<p>No report file named {}.</p>").format(name)})
     path = Settings().reports_dir / day.isoformat() / name
     if not path.is_file():
         raise HTTPException(404, {
             "title": "Not found",
-            "body": f'<p>No {html.escape(name)} for {day} yet: open <a href="{URL_PREFIX}/?as_of={day}">'
-                    f"the snapshot's page</a> to build its report.</p>",
+            "body": Markup('<p>No {} for {} yet: open <a href="{}/?as_of={}">the snapshot\'s page</a> to build '
+                           "its report.</p>").format(name, day, URL_PREFIX, day),
         })
     return FileResponse(path, headers={"Cache-Control": "no-cache"})
 
@@ -136,9 +146,11 @@ def _parse_date(value: str | None) -> dt.date | None:
     except ValueError:
         raise HTTPException(400, {
             "title": "Not a date",
-            "body": f"<p><code>{html.escape(value)}</code> is not a date: use <code>?as_of=YYYY-MM-DD</code>, "
-                    f'e.g. <a href="{URL_PREFIX}/?as_of=2011-12-10">?as_of=2011-12-10</a>, or '
-                    f'<a href="{URL_PREFIX}/">the latest snapshot</a>.</p>',
+            "body": Markup(
+                "<p><code>{value}</code> is not a date: use <code>?as_of=YYYY-MM-DD</code>, "
+                'e.g. <a href="{prefix}/?as_of=2011-12-10">?as_of=2011-12-10</a>, or '
+                '<a href="{prefix}/">the latest snapshot</a>.</p>'
+            ).format(value=value, prefix=URL_PREFIX),
         }) from None
 
 
@@ -172,8 +184,8 @@ def _snapshots(reports_dir) -> tuple[list[dict[str, Any]], str | None]:
         )
 
 
-def _report_html(snapshot: dict, reports_dir, warehouse_up: bool) -> str:
-    """The report file of a snapshot, (re)built first if missing or from another run."""
+def _report_body(snapshot: dict, reports_dir, warehouse_up: bool) -> Markup:
+    """What the report file of a snapshot shows, the file (re)built first if missing or from another run."""
     from segments.outputs import report
 
     as_of = snapshot["as_of_date"]
@@ -183,12 +195,12 @@ def _report_html(snapshot: dict, reports_dir, warehouse_up: bool) -> str:
             if report.report_run_id(path) != snapshot["run_id"]:
                 path = _build(as_of, reports_dir)
     try:
-        return path.read_text(encoding="utf-8")
+        return report.report_body(path)
     except FileNotFoundError:
         raise HTTPException(503, {
             "title": f"No report for {as_of} yet",
-            "body": "<p>The report is not built and the warehouse cannot be reached to build it. "
-                    "Try again shortly.</p>",
+            "body": Markup("<p>The report is not built and the warehouse cannot be reached to build it. "
+                           "Try again shortly.</p>"),
         }) from None
 
 
@@ -202,7 +214,7 @@ def _build(as_of: dt.date, reports_dir):
         try:
             return report.build_report(conn, as_of, reports_dir)
         except LookupError as error:
-            raise HTTPException(404, {"title": f"No snapshot for {as_of}", "body": f"<p>{html.escape(str(error))}</p>"})
+            raise HTTPException(404, {"title": f"No snapshot for {as_of}", "body": Markup("<p>{}</p>").format(error)})
         except PermissionError as error:
             # A read-only reports folder: build into a private folder, served this once.
             log.warning("Customer segments page: cannot write to %s (%s); building in a temporary folder.",
@@ -210,81 +222,19 @@ def _build(as_of: dt.date, reports_dir):
             return report.build_report(conn, as_of, Path(tempfile.mkdtemp(prefix="segments-report-")))
 
 
-def _snapshot_links(snapshots: list[dict], chosen: dt.date | None, limit: int | None) -> str:
-    shown = snapshots if limit is None else snapshots[:limit]
-    links = "".join(
-        f'<a class="snap{" current" if snapshot["as_of_date"] == chosen else ""}" '
-        f'href="{URL_PREFIX}/?as_of={snapshot["as_of_date"]}">{snapshot["as_of_date"]}</a>'
-        for snapshot in shown
-    )
-    more = f'<span class="more">+{len(snapshots) - len(shown)} older in the picker</span>' if len(shown) < len(snapshots) else ""
-    return f'<nav class="snaps" aria-label="Published snapshots">{links}{more}</nav>'
+def _render(template: str, status_code: int = 200, **context) -> HTMLResponse:
+    """A page from the report's templates, never cached: it follows what is published."""
+    from segments.outputs import report
+
+    page = report.render_page(template, page_name=PAGE_NAME, url_prefix=URL_PREFIX, **context)
+    return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store"})
 
 
-def _toolbar(snapshots: list[dict], chosen: dt.date, warning: str | None) -> str:
-    options = "".join(
-        f'<option value="{s["as_of_date"]}"{" selected" if s["as_of_date"] == chosen else ""}>'
-        f'{s["as_of_date"]}{" (latest)" if index == 0 else ""}</option>'
-        for index, s in enumerate(snapshots)
-    )
-    banner = f'<p class="seg-warn">{html.escape(warning)}</p>' if warning else ""
-    return f"""<div class="seg-toolbar">
-<div class="seg-toolbar-inner">
-<span class="seg-title">{PAGE_NAME}</span>
-<form method="get" action="{URL_PREFIX}/" class="seg-picker">
-<label for="as_of">Snapshot</label>
-<select id="as_of" name="as_of" onchange="this.form.submit()">{options}</select>
-<noscript><button type="submit">Show</button></noscript>
-</form>
-<span class="seg-count">{len(snapshots)} published</span>
-<a class="seg-raw" href="{URL_PREFIX}/reports/{chosen}/report.html" target="_blank" rel="noopener">Open report file</a>
-</div>
-<div class="seg-toolbar-inner">{_snapshot_links(snapshots, chosen, RECENT_LINKS)}</div>
-{banner}
-</div>"""
-
-
-_TOOLBAR_CSS = """
-.seg-toolbar { background: #ffffff; border-bottom: 1px solid #e3e6ea; position: sticky; top: 0; z-index: 10;
-               box-shadow: 0 1px 3px rgba(16, 24, 40, 0.06); }
-.seg-toolbar-inner { max-width: 1120px; margin: 0 auto; padding: 8px 24px; display: flex; flex-wrap: wrap;
-                     align-items: center; gap: 10px 18px; }
-.seg-toolbar-inner + .seg-toolbar-inner { padding-top: 0; }
-.seg-title { font-weight: 700; font-size: 16px; margin-right: auto; }
-.seg-picker { display: flex; align-items: center; gap: 8px; margin: 0; }
-.seg-picker label { color: #5b6573; font-size: 13px; }
-.seg-picker select { font: inherit; font-size: 14px; padding: 5px 8px; border: 1px solid #c9ced6;
-                     border-radius: 6px; background: #fff; color: #1f2630; }
-.seg-count, .more { color: #5b6573; font-size: 13px; }
-.seg-raw { font-size: 13px; color: #2f5d9e; }
-.snaps { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; }
-.snap { font-size: 12.5px; padding: 2px 9px; border-radius: 999px; border: 1px solid #d5dae1; color: #39424e;
-        text-decoration: none; font-variant-numeric: tabular-nums; }
-.snap:hover { border-color: #2f5d9e; color: #2f5d9e; }
-.snap.current { background: #2f5d9e; border-color: #2f5d9e; color: #fff; }
-.seg-warn { max-width: 1120px; margin: 0 auto 8px; padding: 8px 24px; color: #8a4b00; background: #fff7e6; }
-"""
-
-
-def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
-    """A small page in the report's style: errors and the empty state."""
-    return HTMLResponse(f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)} · {PAGE_NAME}</title>
-<style>
-body {{ margin: 0; background: #f4f6f8; color: #1f2630;
-        font: 15px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, Arial, "DejaVu Sans", sans-serif; }}
-main {{ max-width: 760px; margin: 48px auto; background: #fff; border: 1px solid #e3e6ea; border-radius: 12px;
-        padding: 24px 28px; }}
-h1 {{ font-size: 22px; margin: 0 0 12px; }}
-.warn {{ color: #8a4b00; background: #fff7e6; padding: 8px 12px; border-radius: 6px; }}
-code {{ background: #e9edf2; padding: 1px 6px; border-radius: 4px; }}
-a {{ color: #2f5d9e; }}
-{_TOOLBAR_CSS}
-.snaps {{ margin-top: 12px; }}
-</style></head>
-<body><main><p style="color:#5b6573;margin:0 0 4px">{PAGE_NAME}</p><h1>{html.escape(title)}</h1>{body}</main></body></html>
-""", status_code=status_code, headers={"Cache-Control": "no-store"})
+def _message_page(
+    title: str, body: Markup, status_code: int = 200, snapshots: list[dict] | None = None
+) -> HTMLResponse:
+    """A short page in the report's style: errors and the empty state, with links to `snapshots` if given."""
+    return _render("plugin_message.html.j2", status_code, title=title, body=body, snapshots=snapshots or [])
 
 
 class CustomerSegmentsPlugin(AirflowPlugin):

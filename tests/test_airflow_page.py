@@ -212,3 +212,9 @@ def test_page_serves_reports_on_disk_when_the_warehouse_is_down(page_client, mon
     assert page_client.get("/reports/2011-12-10/secrets.txt").status_code == 404
     assert page_client.get("/reports/2011-12-08/report.html").status_code == 404
     assert page_client.get("/reports/last-week/report.html").status_code == 400
+
+
+def test_page_escapes_what_the_reader_typed(page_client):
+    response = page_client.get("/", params={"as_of": "<script>alert(1)</script>"})
+    assert response.status_code == 400
+    assert "<script>" not in response.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text

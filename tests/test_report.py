@@ -104,3 +104,27 @@ def test_list_reports_ignores_other_files_and_unfinished_reports(tmp_path):
         (tmp_path / name / "report.html").write_text("<html></html>")
     assert report.list_reports(tmp_path) == [dt.date(2011, 12, 10), dt.date(2011, 12, 8)]
     assert report.list_reports(tmp_path / "missing") == []
+
+
+def test_report_page_escapes_the_warehouse_values(tmp_path):
+    """Names and ids come from data: shown as text, never run as markup, in the report and in the page."""
+    run = {
+        "as_of_date": dt.date(2011, 12, 10), "run_id": 'manual__"<b>"', "published_at": None, "silhouette": None,
+        "davies_bouldin": None, "customers_changed_segment": None, "k": 1, "k_selection": None,
+        "customers_segmented": 1, "customers_excluded": 0, "lines_used": 1, "lines_in_snapshot": 1,
+        "lines_excluded": 0, "lines_quarantined": 0, "model_features": ["recency_days"],
+    }
+    segment = {
+        "segment_id": 1, "segment_name": "<script>alert(1)</script> & Co", "customers": 1, "customer_share": 1,
+        "revenue": 1, "revenue_share": 1, "median_recency_days": 1, "median_frequency_invoices": 1,
+        "median_monetary_revenue": 1,
+    }
+    charts = [report.Chart(file, "<i>title</i>", "caption", b"png", 8.0)
+              for file in ("segment_sizes.png", "profile_heatmap.png", "projection.png")]
+    path = tmp_path / "report.html"
+    path.write_text(report._report_page(run, [segment], charts))
+
+    for shown in (path.read_text(), report.report_body(path)):
+        assert "<script>" not in shown and "<i>" not in shown
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in shown
+    assert report.report_run_id(path) == 'manual__"<b>"'

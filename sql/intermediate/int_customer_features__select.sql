@@ -1,7 +1,7 @@
 -- The segmentable customers of a run's snapshot: the only rows pandas ever sees. With a sample size,
 -- a seeded random sample of that many (for training when there are too many to hold in memory);
 -- without one (null), all of them. The hash order makes both the same on every rerun.
--- {features}: every feature, in settings.ALL_FEATURES order.
+-- The features placeholder lists every feature, in settings.ALL_FEATURES order.
 select
     customer_id,
     {features}

@@ -29,7 +29,7 @@ from segments.outputs.report.charts import Chart, segment_colour
 from segments.pipeline import warehouse
 from segments.pipeline.snapshot import Snapshot
 from segments.pipeline.stages import recorded_stage
-from segments.settings import Settings
+from segments.settings import ALL_FEATURES, Settings
 
 PROFILE_HEADERS = {
     "segment_id": "id",
@@ -178,8 +178,10 @@ def build_report(conn: psycopg.Connection, as_of_date: dt.date, reports_dir: Pat
         )
     run = runs[0]
     segments = queries.fetch_all(conn, "segments/segment_profiles__select.sql", {"as_of_date": as_of_date})
-    zscores = queries.fetch_frame(conn, "reads/report_profile_zscores.sql", {"as_of_date": as_of_date})
-    customers = queries.fetch_frame(conn, "reads/report_customers.sql", {"as_of_date": as_of_date})
+    zscores = queries.fetch_frame(conn, "reads/report_profile_zscores.sql",
+                                  {"as_of_date": as_of_date, "features": list(ALL_FEATURES)})
+    customers = queries.fetch_frame(conn, "reads/report_customers.sql", {"as_of_date": as_of_date},
+                                    identifiers={"features": ALL_FEATURES})
     migrations = queries.fetch_frame(conn, "reads/report_migrations.sql", {"as_of_date": as_of_date})
     model = registry.load(conn, run["run_id"])
 

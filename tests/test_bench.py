@@ -6,7 +6,8 @@ import json
 import math
 
 from segments.pipeline.stages import SEQUENCE
-from segments.tools import bench, server
+from segments.tools import server
+from segments.tools.bench import cli, render, workers
 
 SOURCE_DB = "test_bench_source"
 WAREHOUSE_DB = "test_bench_warehouse"
@@ -14,7 +15,7 @@ WAREHOUSE_DB = "test_bench_warehouse"
 
 def test_bench_reports_every_measure(tmp_path):
     out = tmp_path / "bench"
-    status = bench.main([
+    status = cli.main([
         "--sizes", "20000", "--customers", "500", "--out", str(out),
         "--source-db", SOURCE_DB, "--warehouse-db", WAREHOUSE_DB, "--no-airflow",
     ])
@@ -25,7 +26,7 @@ def test_bench_reports_every_measure(tmp_path):
     markdown = (out / "bench.md").read_text()
     assert (out / "bench.png").read_bytes().startswith(b"\x89PNG")
 
-    for name, _ in bench.measure_rows():
+    for name, _ in render.measure_rows():
         assert f"| {name} |" in markdown, f"measure {name!r} missing from bench.md"
     table_rows = [line for line in markdown.splitlines() if line.startswith("| ") and "|" in line[2:]]
     assert not any("| failed" in row for row in table_rows), markdown
@@ -42,7 +43,7 @@ def test_bench_reports_every_measure(tmp_path):
     # The nightly run re-reads the look-back days plus the new one, not the whole history.
     nightly_lines = record["nightly"]["lines_extracted"]
     assert record["data"]["incremental_day_lines"] <= nightly_lines < record["full"]["lines_extracted"]
-    assert set(record["notebook"]["steps"]) == set(bench.NOTEBOOK_STEPS)
+    assert set(record["notebook"]["steps"]) == set(workers.NOTEBOOK_STEPS)
     assert record["notebook"]["lines_read"] == record["data"]["history_lines"]
     assert record["notebook"]["peak_rss_mib"] > 0
 

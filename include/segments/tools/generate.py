@@ -171,6 +171,14 @@ def generate_copy_chunks(
     return _chunks(int(lines), int(customers), start, end, int(seed), int(chunk_lines))
 
 
+def day_shares(start: datetime.date, end: datetime.date) -> np.ndarray:
+    """The expected share of the generated lines on each day of [start, end), from the generator's
+    own seasonality calendar: how many lines to ask for so that a given day gets about so many."""
+    _validate(1, 1, start, end, 0, 1)
+    weights = _Timeline(start, end, 1).day_weight
+    return weights / weights.sum()
+
+
 def _validate(lines: object, customers: object, start: object, end: object, seed: object, chunk_lines: object) -> None:
     for name, value, minimum in (("lines", lines, 1), ("customers", customers, 1), ("seed", seed, 0),
                                  ("chunk_lines", chunk_lines, 1)):  # fmt: skip

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from segments import db
+from segments import db, queries
 from segments.settings import DAG_ID
 from segments.tools import airflow_stack, load, local, server
 
@@ -37,11 +37,11 @@ def _free_port() -> int:
 
 def _published(warehouse_url: str, first: dt.date, last: dt.date) -> list[dt.datetime]:
     with db.connect_url(warehouse_url) as conn:
-        if conn.execute("select to_regclass('segments.segmentation_runs')").fetchone()[0] is None:
+        (table,) = queries.fetch_all(conn, "reads/bench_runs_table_exists.sql")
+        if not table["runs_table_exists"]:
             return []
-        return [row[0] for row in conn.execute(
-            "select published_at from segments.segmentation_runs where as_of_date between %s and %s order by 1",
-            (first, last))]
+        rows = queries.fetch_all(conn, "reads/bench_published_between.sql", {"first_date": first, "last_date": last})
+        return [row["published_at"] for row in rows]
 
 
 def _airflow(environment: dict, *args: str) -> subprocess.CompletedProcess:

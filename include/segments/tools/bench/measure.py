@@ -1,0 +1,140 @@
+"""One size of the benchmark: its data, the runs measured on it in order, and the numbers derived."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+from segments.tools import server
+from segments.tools.bench.agreement import agreement
+from segments.tools.bench.data import analyze_warehouse, append_day, history_days, load_source, size_label
+from segments.tools.bench.progress import say
+from segments.tools.bench.workers import run_worker
+
+
+def bench_size(lines: int, args: argparse.Namespace, work_dir: Path) -> dict:
+    """Generate a history of `lines`, measure the full run, the notebook, the nightly run and
+    (unless --no-airflow) Airflow on it; the record of every measurement, errors included."""
+    label = size_label(lines)
+    end = args.end
+    start = end - dt.timedelta(days=history_days(lines, args.lines_per_day))
+    as_of_full, as_of_nightly = end, end + dt.timedelta(days=1)
+    say(f"=== {label} lines: history {start} .. {end - dt.timedelta(days=1)}, {args.customers:,} customers ===")
+    for name in (args.source_db, args.warehouse_db):
+        server.drop_database(name)
+        server.create_database(name)
+    source_url, warehouse_url = server.url(args.source_db), server.url(args.warehouse_db)
+    admin_url = server.url("postgres")
+    record: dict = {"size": lines, "label": label, "errors": [], "warnings": [], "notes": []}
+
+    data, day_text = load_source(source_url, lines, args.customers, start, end, args.seed, label)
+    record["data"] = data
+    say(f"{label}: {data['history_lines']:,} history lines loaded at {data['load_lines_per_second']:,} lines/s; "
+        f"{data['incremental_day_lines']:,} lines held back for {end}")
+
+    common = {"source_url": source_url, "warehouse_url": warehouse_url,
+              "reports_dir": str(work_dir / f"reports-{label}")}
+    full_run_id = f"bench__full__{as_of_full}"
+    record["full"] = run_worker("pipeline", f"{label} full run", {
+        **common, "as_of": as_of_full.isoformat(), "run_id": full_run_id,
+    }, work_dir, admin_url)
+
+    limit = int(args.notebook_memory_limit_gib * 2**30) if args.notebook_memory_limit_gib else None
+    labels_path = work_dir / f"notebook-labels-{label}.csv"
+    record["notebook"] = run_worker("notebook", f"{label} notebook", {
+        **common, "as_of": as_of_full.isoformat(), "labels_path": str(labels_path), "memory_limit_bytes": limit,
+    }, work_dir, admin_url)
+    record["notebook"]["memory_limit_gib"] = args.notebook_memory_limit_gib
+
+    full_assigned = "error" not in record["full"] or record["full"].get("quality_gate_refused")
+    if full_assigned and "error" not in record["notebook"]:
+        say(f"{label}: comparing segments")
+        record["agreement"] = agreement(warehouse_url, full_run_id, str(labels_path))
+    else:
+        record["agreement"] = {"error": "the full run or the notebook failed"}
+
+    say(f"{label}: appending {data['incremental_day_lines']:,} lines of {end} to the source")
+    record["append"] = append_day(source_url, day_text)
+    if args.overnight_analyze:
+        # A nightly run follows a day in which autovacuum has analysed yesterday's writes; the
+        # benchmark's minutes between the runs may or may not have seen that happen.
+        say(f"{label}: ANALYZE of the warehouse (what autovacuum does between two nightly runs)")
+        record["overnight_analyze_seconds"] = analyze_warehouse(warehouse_url)
+    record["nightly"] = run_worker("pipeline", f"{label} nightly", {
+        **common, "as_of": as_of_nightly.isoformat(), "run_id": f"bench__nightly__{as_of_nightly}",
+    }, work_dir, admin_url)
+
+    if args.airflow:
+        record["airflow"] = _measure_airflow(label, as_of_nightly, args.airflow_db, common, work_dir, admin_url)
+    else:
+        record["airflow"] = {"skipped": "--no-airflow"}
+
+    for part in ("full", "notebook", "nightly", "airflow"):
+        if "error" not in record[part]:
+            continue
+        if part == "notebook" and record[part].get("out_of_memory"):
+            # A measured outcome, not a failure of the benchmark: the notebook does not fit.
+            record["notes"].append(f"the notebook approach ran out of memory: {record[part]['error']}")
+        else:
+            record["errors"].append(f"{part}: {record[part]['error']}")
+    if not args.keep_databases:
+        for name in (args.source_db, args.warehouse_db):
+            server.drop_database(name)
+    return record
+
+
+def _measure_airflow(label: str, as_of: dt.date, airflow_db: str, common: dict, work_dir: Path,
+                     admin_url: str) -> dict:
+    """The nightly day again through Airflow's `dag.test()`: its wall time beyond the stages'."""
+    server.create_database(airflow_db)
+    log_path = work_dir / f"airflow-{label}.log"
+    airflow = run_worker("airflow", f"{label} Airflow dag.test()", {
+        **common, "as_of": as_of.isoformat(), "airflow_url": server.url(airflow_db, "postgresql+psycopg"),
+    }, work_dir, admin_url, log_path=log_path)
+    airflow["log"] = str(log_path)
+    if "error" not in airflow and airflow.get("stages"):
+        stage_sum = sum(airflow["stages"].values())
+        airflow["stage_seconds_sum"] = round(stage_sum, 3)
+        # The process from exec to exit, without the one-off metadata migration, minus the work.
+        airflow["overhead_seconds"] = round(airflow["process_seconds"] - airflow["metadata_check_seconds"]
+                                            - stage_sum, 3)
+    if airflow.get("state") not in (None, "success", "DagRunState.SUCCESS"):
+        airflow.setdefault("error", f"the Airflow run ended {airflow['state']}")
+    return airflow
+
+
+def _stage_total(part: dict) -> float | None:
+    stages = part.get("stages")
+    if not stages or "error" in part:
+        return None
+    return round(sum(stages.values()), 3)
+
+
+def derive(record: dict) -> dict:
+    """Totals and ratios of one size."""
+    full, nightly, notebook = record["full"], record["nightly"], record["notebook"]
+    d: dict = {}
+    d["full_total_s"] = _stage_total(full)
+    d["nightly_total_s"] = _stage_total(nightly)
+    d["notebook_total_s"] = round(sum(notebook["steps"].values()), 3) if "error" not in notebook else None
+    extract_s = full.get("stages", {}).get("extract")
+    copy_s = full.get("extract_copy_seconds")
+    extracted = full.get("lines_extracted")
+    d["extract_lines_per_s"] = round(extracted / extract_s) if extract_s and extracted else None
+    d["extract_copy_lines_per_s"] = round(extracted / copy_s) if copy_s and extracted else None
+
+    def ratio(a, b):
+        return a / b if a is not None and b else None
+
+    d["nightly_over_notebook_time"] = ratio(d["nightly_total_s"], d["notebook_total_s"])
+    d["full_over_notebook_time"] = ratio(d["full_total_s"], d["notebook_total_s"])
+    notebook_rss = notebook.get("peak_rss_mib") if "error" not in notebook else None
+    d["nightly_over_notebook_memory"] = ratio(nightly.get("peak_rss_mib") if "error" not in nightly else None,
+                                              notebook_rss)
+    with_backends = None
+    if "error" not in nightly and nightly.get("pg_backends_peak_uss_mib") is not None:
+        with_backends = nightly["peak_rss_mib"] + nightly["pg_backends_peak_uss_mib"]
+    d["nightly_with_backends_mib"] = with_backends
+    d["nightly_with_backends_over_notebook_memory"] = ratio(with_backends, notebook_rss)
+    return d

@@ -1,0 +1,101 @@
+"""The benchmark's targets (issue 6), as data: each a measure of a size's record and a threshold.
+
+`evaluate_targets` judges every target at every size in one loop and returns the rows of the
+report's target table; no threshold or target text lives anywhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from segments.tools.bench.data import size_label
+from segments.tools.bench.render import fmt_int, fmt_num, fmt_pct, fmt_ratio, lookup
+
+TEN_MILLION = 10_000_000
+FIFTY_MILLION = 5 * TEN_MILLION
+COMPARISONS = {"≤": operator.le, "≥": operator.ge}
+INFORMATIONAL_NOTE = "informational: the target is set at 10M"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A PASS/FAIL measure: the value at `key` in a size's record, compared with `threshold`."""
+
+    name: str
+    key: tuple[str, ...]
+    comparison: Literal["≤", "≥"]
+    threshold: float
+    format: Callable[[float | None], str]
+    # The time and memory ratios are set for 10M lines; at other sizes they are shown in
+    # parentheses, for information, since the fixed costs weigh differently there.
+    set_at_ten_million: bool = False
+    # How the threshold is written when not like the measured value.
+    threshold_format: Callable[[float], str] | None = None
+
+    def judge(self, size: str, value: float | None, applies: bool = True, note: str = "",
+              measured: str | None = None) -> dict:
+        """The target's row of the report at `size`: measured, threshold and status."""
+        met = None if value is None else COMPARISONS[self.comparison](value, self.threshold)
+        return {"target": self.name, "size": size, "measured": self.format(value) if measured is None else measured,
+                "threshold": f"{self.comparison} {(self.threshold_format or self.format)(self.threshold)}",
+                "status": _status(met, applies), "note": note}
+
+
+# Judged at every size, in this order.
+TARGETS = (
+    Target("nightly time ≤ 1/20 of the notebook's", ("derived", "nightly_over_notebook_time"),
+           "≤", 1 / 20, fmt_ratio, set_at_ten_million=True),
+    Target("nightly peak memory ≤ 1/10 of the notebook's (worker processes)",
+           ("derived", "nightly_over_notebook_memory"), "≤", 1 / 10, fmt_ratio, set_at_ten_million=True),
+    Target("… counting the nightly's PostgreSQL backends too (their USS)",
+           ("derived", "nightly_with_backends_over_notebook_memory"), "≤", 1 / 10, fmt_ratio,
+           set_at_ten_million=True),
+    Target("first full run ≤ 1/3 of the notebook's time", ("derived", "full_over_notebook_time"),
+           "≤", 1 / 3, fmt_ratio, set_at_ten_million=True),
+    Target("extraction ≥ 300,000 lines/s (full run)", ("derived", "extract_lines_per_s"), "≥", 300_000, fmt_int),
+    Target("adjusted Rand index ≥ 0.8 (pipeline vs notebook)", ("agreement", "adjusted_rand_index"),
+           "≥", 0.8, lambda value: fmt_num(value, 3)),
+    Target("segment agreement ≥ 90%", ("agreement", "agreement_share"), "≥", 0.9, fmt_pct),
+)
+# Judged once, across sizes: the nightly run grows with the day's lines, not with the history.
+# `key` is the value compared between the largest size and 10M; `{large}` names that size.
+NIGHTLY_GROWTH = Target("nightly at {large} ≤ 2× nightly at 10M", ("derived", "nightly_total_s"), "≤", 2.0,
+                        lambda value: fmt_ratio(value, "×"), threshold_format=lambda value: f"{value:.2f}×")
+
+
+def _status(met: bool | None, applies: bool) -> str:
+    if met is None:
+        return "n/a"
+    if applies:
+        return "PASS" if met else "FAIL"
+    return "(pass)" if met else "(fail)"
+
+
+def evaluate_targets(records: list[dict]) -> list[dict]:
+    """Every target, per size where it is defined, then the growth between sizes."""
+    rows = []
+    for record in records:
+        at_ten_million = record["size"] == TEN_MILLION
+        for target in TARGETS:
+            informational = target.set_at_ten_million and not at_ten_million
+            rows.append(target.judge(record["label"], lookup(record, *target.key), applies=not informational,
+                                     note=INFORMATIONAL_NOTE if informational else ""))
+    rows.append(_nightly_growth(records))
+    return rows
+
+
+def _nightly_growth(records: list[dict]) -> dict:
+    by_size = {record["size"]: record for record in records}
+    large = next((size for size in by_size if size >= FIFTY_MILLION), None)
+    if TEN_MILLION not in by_size or large is None:
+        target = dataclasses.replace(NIGHTLY_GROWTH, name=NIGHTLY_GROWTH.name.format(large=size_label(FIFTY_MILLION)))
+        return target.judge("-", None, measured="not run", note="needs both 10M and 50M in --sizes")
+    target = dataclasses.replace(NIGHTLY_GROWTH, name=NIGHTLY_GROWTH.name.format(large=size_label(large)))
+    small_seconds = lookup(by_size[TEN_MILLION], *NIGHTLY_GROWTH.key)
+    large_seconds = lookup(by_size[large], *NIGHTLY_GROWTH.key)
+    growth = large_seconds / small_seconds if small_seconds and large_seconds is not None else None
+    return target.judge(f"{size_label(large)} vs 10M", growth)

@@ -11,15 +11,15 @@ DEMO_CUSTOMERS ?= 4000
 
 .PHONY: setup demo test test-fast browser bench db-start db-stop clean airflow airflow-stop
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required (set PYTHON=/path/to/python3.11)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
 
-setup: $(VENV)/.installed ## create .venv and install the pinned requirements
+setup: $(VENV)/.installed ## create .venv and install both locks (requirements-dev.txt includes requirements.txt)
 
 db-start: setup ## start the embedded PostgreSQL
 	$(BIN)/segments db start

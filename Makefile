@@ -1,4 +1,5 @@
-# Two commands matter: `make demo` and `make test`. Everything else is a building block.
+# Two commands matter: `make demo` and `make test`. Everything else is a building block
+# (`make test-fast` runs the unit layer alone: no database, seconds).
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -8,17 +9,17 @@ AS_OF ?=
 DEMO_LINES ?= 300000
 DEMO_CUSTOMERS ?= 4000
 
-.PHONY: setup demo test browser bench db-start db-stop clean airflow airflow-stop
+.PHONY: setup demo test test-fast browser bench db-start db-stop clean airflow airflow-stop
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required (set PYTHON=/path/to/python3.11)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
 
-setup: $(VENV)/.installed ## create .venv and install the pinned requirements
+setup: $(VENV)/.installed ## create .venv and install both locks (requirements-dev.txt includes requirements.txt)
 
 db-start: setup ## start the embedded PostgreSQL
 	$(BIN)/segments db start
@@ -41,8 +42,11 @@ browser: ## Debian's Chromium, for the browser tests (Playwright never downloads
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Chromium is missing: sudo apt-get install chromium"; exit 1; fi; }
 
-test: db-start browser ## run every test against the embedded PostgreSQL
+test: db-start browser ## run every test (unit, pipeline, real_data, stack) against the embedded PostgreSQL
 	$(BIN)/pytest
+
+test-fast: setup ## the unit tests only: pure functions on tiny frames, no database, no Airflow
+	$(BIN)/pytest tests/unit
 
 clean: db-stop ## remove everything local (database files, Airflow home, reports)
 	rm -rf .local

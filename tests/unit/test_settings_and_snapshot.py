@@ -1,0 +1,54 @@
+"""Settings validation, run parameters, the snapshot date and when a run waits: pure functions, no database.
+
+Moved from test_dag.py and test_nightly.py, which run against PostgreSQL and Airflow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from segments.errors import InvalidParameterError
+from segments.pipeline import stages
+from segments.pipeline.snapshot import resolve, snapshot_date
+from segments.settings import Settings
+
+AS_OF = dt.date(2011, 12, 10)
+
+
+def test_a_publish_deadline_before_the_nightly_start_is_refused(monkeypatch):
+    monkeypatch.setenv("SEGMENTS_PUBLISH_DEADLINE", "01:30")
+    with pytest.raises(ValueError, match=r"SEGMENTS_PUBLISH_DEADLINE \(01:30\) must be later in the day"):
+        Settings()
+
+
+def test_production_default_is_two_retries(monkeypatch):
+    monkeypatch.delenv("SEGMENTS_TASK_RETRIES", raising=False)
+    assert Settings().task_retries == 2
+
+
+def test_a_run_waits_only_for_an_unpublished_run_of_the_day_before():
+    settings = Settings()
+    day_before = dt.datetime(2011, 12, 9, 2, tzinfo=dt.timezone.utc)
+    assert stages.earlier_run_blocks(day_before, "running", None, AS_OF, settings)
+    assert stages.earlier_run_blocks(day_before, "queued", None, AS_OF, settings)
+    assert not stages.earlier_run_blocks(day_before, "running", "success", AS_OF, settings), "report not awaited"
+    assert not stages.earlier_run_blocks(day_before, "running", "upstream_failed", AS_OF, settings)
+    assert not stages.earlier_run_blocks(day_before, "failed", None, AS_OF, settings)
+    assert not stages.earlier_run_blocks(None, None, None, AS_OF, settings)
+    weeks_before = dt.datetime(2011, 11, 1, 2, tzinfo=dt.timezone.utc)
+    assert not stages.earlier_run_blocks(weeks_before, "running", None, AS_OF, settings), "not a predecessor"
+
+
+def test_bad_params_fail_before_any_work():
+    now = dt.datetime(2011, 12, 10, 2, tzinfo=dt.timezone.utc)
+    for params in ({"k": "12"}, {"k": "many"}, {"lookback_days": -1}, {"history_days": 5}):
+        with pytest.raises(InvalidParameterError):
+            resolve(now, now, "run", params, Settings())
+
+
+def test_snapshot_date_is_the_logical_day_in_the_business_timezone():
+    late_utc = dt.datetime(2011, 7, 1, 23, 30, tzinfo=dt.timezone.utc)
+    assert snapshot_date(late_utc, late_utc, "Europe/London") == dt.date(2011, 7, 2)
+    assert snapshot_date(None, late_utc, "UTC") == dt.date(2011, 7, 1), "manual runs use run_after"

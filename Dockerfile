@@ -7,9 +7,11 @@ FROM apache/airflow:3.3.2-python3.11
 
 # The official image refuses `pip install` as root: install as the airflow user. Only the runtime
 # lock goes in (requirements-dev.txt, with pytest, Playwright and the embedded PostgreSQL, never
-# does), checked against the constraints the base image was built with (the official image ships
-# them in ${HOME}/constraints.txt): a pin that disagrees with Airflow's own stops the build
-# instead of silently changing a package under Airflow.
+# does). The base image installed Airflow under its own constraints; as those constraints' header
+# and Airflow's image docs prescribe for a project's own requirements, they are not passed again
+# (they pin every package Airflow could use, and would refuse any newer pin of the lock). Instead
+# the install names the base image's Airflow, so that no pin of the lock can move it, and
+# `pip check` fails the build if the result breaks a requirement of Airflow or its providers.
 USER airflow
 COPY --chown=airflow:0 requirements.txt /requirements.txt
-RUN pip install --no-cache-dir -r /requirements.txt --constraint "${HOME}/constraints.txt"
+RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /requirements.txt && pip check

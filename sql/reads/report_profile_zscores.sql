@@ -12,14 +12,23 @@ with members as (
 
 logged as (
 
-    -- Every published feature (the features parameter: settings.ALL_FEATURES, in order), read by name.
     select
         members.segment_id,
         features.feature,
         features.position,
-        ln(1 + greatest((to_jsonb(members) ->> features.feature)::numeric, 0)::float8)   as log_value
+        ln(1 + greatest(features.value, 0)::float8)    as log_value
     from members
-    cross join lateral unnest(%(features)s::text[]) with ordinality as features (feature, position)
+    cross join lateral (
+        values
+            ('recency_days',       1, members.recency_days::numeric),
+            ('frequency_invoices', 2, members.frequency_invoices::numeric),
+            ('monetary_revenue',   3, members.monetary_revenue),
+            ('avg_order_revenue',  4, members.avg_order_revenue),
+            ('items_per_order',    5, members.items_per_order),
+            ('tenure_days',        6, members.tenure_days::numeric),
+            ('return_rate',        7, members.return_rate),
+            ('distinct_products',  8, members.distinct_products::numeric)
+    ) as features (feature, position, value)
 
 ),
 

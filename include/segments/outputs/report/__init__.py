@@ -178,8 +178,7 @@ def build_report(conn: psycopg.Connection, as_of_date: dt.date, reports_dir: Pat
         )
     run = runs[0]
     segments = queries.fetch_all(conn, "segments/segment_profiles__select.sql", {"as_of_date": as_of_date})
-    zscores = queries.fetch_frame(conn, "reads/report_profile_zscores.sql",
-                                  {"as_of_date": as_of_date, "features": list(ALL_FEATURES)})
+    zscores = queries.fetch_frame(conn, "reads/report_profile_zscores.sql", {"as_of_date": as_of_date})
     customers = queries.fetch_frame(conn, "reads/report_customers.sql", {"as_of_date": as_of_date},
                                     identifiers={"features": ALL_FEATURES})
     migrations = queries.fetch_frame(conn, "reads/report_migrations.sql", {"as_of_date": as_of_date})

@@ -30,8 +30,8 @@ class Target:
     comparison: Literal["≤", "≥"]
     threshold: float
     format: Callable[[float | None], str]
-    # The time and memory ratios are set for 10M lines; at other sizes they are shown in
-    # parentheses, for information, since the fixed costs weigh differently there.
+    # Every target is set for 10M lines; at other sizes it is shown in parentheses, for
+    # information, since fixed costs and sample sizes weigh differently there.
     set_at_ten_million: bool = False
     # How the threshold is written when not like the measured value.
     threshold_format: Callable[[float], str] | None = None
@@ -53,7 +53,7 @@ TARGETS = (
     Target("first full run ≤ 0.33 × the notebook's time", ("derived", "full_over_notebook_time"),
            "≤", 0.33, fmt_ratio, set_at_ten_million=True),
     Target("extraction ≥ 800,000 lines/s (binary COPY, full run)", ("derived", "extract_lines_per_s"),
-           "≥", 800_000, fmt_int),
+           "≥", 800_000, fmt_int, set_at_ten_million=True),
     Target("nightly run until published ≤ 0.05 × the notebook's time",
            ("derived", "nightly_until_published_over_notebook_time"), "≤", 0.05, fmt_ratio, set_at_ten_million=True),
     Target("nightly peak memory ≤ 1/10 of the notebook's (worker processes)",
@@ -65,8 +65,8 @@ TARGETS = (
            ("derived", "nightly_until_published_over_notebook_time"), "≤", 0.10, fmt_ratio,
            set_at_ten_million=True, needs_customers=1_000_000),
     Target("adjusted Rand index ≥ 0.90 (pipeline vs notebook: RFM, k=3)", ("agreement", "adjusted_rand_index"),
-           "≥", 0.90, lambda value: fmt_num(value, 3)),
-    Target("segment agreement ≥ 90%", ("agreement", "agreement_share"), "≥", 0.9, fmt_pct),
+           "≥", 0.90, lambda value: fmt_num(value, 3), set_at_ten_million=True),
+    Target("segment agreement ≥ 90%", ("agreement", "agreement_share"), "≥", 0.9, fmt_pct, set_at_ten_million=True),
 )
 # Judged once, across sizes: the nightly run grows with the day's lines, not with the history.
 # `key` is the value compared between the largest size and 10M; `{large}` names that size.

@@ -27,8 +27,9 @@ SOURCE_COLUMN_LISTS = {
 # staging.stg_invoice_lines renames the source's invoice_date to what it holds: a moment.
 STAGED_NAMES = {"invoice_date": "invoiced_at"}
 # Files that must name every feature: the tables, the SQL that computes, rounds, profiles and
-# documents each one, the report's label for each, and the two queries that unpivot a row into one
-# value per feature by name (a generated list would cost a JSON conversion per customer). Every other list of features is generated from settings.ALL_FEATURES.
+# documents each one, the report's label for each, the two queries that unpivot a row into one
+# value per feature by name (a generated list would cost a JSON conversion per customer), and the
+# training select, which casts each numeric feature to a float in the database. Every other list of features is generated from settings.ALL_FEATURES.
 FEATURE_LISTS = {
     "sql/intermediate/tables.sql",
     "sql/intermediate/int_customer_features__insert.sql",
@@ -39,6 +40,7 @@ FEATURE_LISTS = {
     "include/segments/outputs/report/charts.py",
     "sql/internal/customer_assignments__score.sql",
     "sql/reads/report_profile_zscores.sql",
+    "sql/intermediate/int_customer_features__select.sql",
 }
 
 

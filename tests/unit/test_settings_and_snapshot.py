@@ -6,12 +6,13 @@ Moved from test_dag.py and test_nightly.py, which run against PostgreSQL and Air
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
 from segments.errors import InvalidParameterError
 from segments.pipeline import stages
-from segments.pipeline.snapshot import resolve, snapshot_date
+from segments.pipeline.snapshot import Snapshot, resolve, snapshot_date
 from segments.settings import Settings
 
 AS_OF = dt.date(2011, 12, 10)
@@ -52,3 +53,18 @@ def test_snapshot_date_is_the_logical_day_in_the_business_timezone():
     late_utc = dt.datetime(2011, 7, 1, 23, 30, tzinfo=dt.timezone.utc)
     assert snapshot_date(late_utc, late_utc, "Europe/London") == dt.date(2011, 7, 2)
     assert snapshot_date(None, late_utc, "UTC") == dt.date(2011, 7, 1), "manual runs use run_after"
+
+
+def test_the_snapshot_crosses_xcom_as_json_and_comes_back_equal():
+    now = dt.datetime(2011, 12, 10, 2, tzinfo=dt.timezone.utc)
+    snapshot = resolve(now, now, "scheduled__2011-12-10", {"k": "auto", "history_days": 400}, Settings())
+    assert Snapshot.from_xcom(json.loads(json.dumps(snapshot.to_xcom()))) == snapshot
+
+
+def test_a_run_in_flight_across_a_deploy_reads_the_snapshot_the_earlier_code_wrote():
+    # What resolve_snapshot pushed before the Snapshot type: the same keys, as plain strings.
+    earlier = {"as_of_date": "2011-12-10", "run_id": "scheduled__2011-12-10", "started_at": "2011-12-10T02:00:01",
+               "k": 3, "lookback_days": 3, "history_days": None, "full_refresh": False, "force": False}
+    snapshot = Snapshot.from_xcom(earlier)
+    assert snapshot.as_of_date == dt.date(2011, 12, 10) and snapshot.started_at == dt.datetime(2011, 12, 10, 2, 0, 1)
+    assert snapshot.to_xcom() == earlier

@@ -20,11 +20,7 @@ def summarise_failure(context) -> str:
     if as_of_date is None:
         run = context["dag_run"]
         as_of_date = snapshot_date(run.logical_date, run.run_after, Settings().timezone).isoformat()
-    try:
-        with db.connect(WAREHOUSE_CONN_ID) as warehouse:
-            return failure_summary(warehouse, as_of_date, task_instance.task_id, context.get("exception"))
-    except ConnectionError:
-        return failure_summary(None, as_of_date, task_instance.task_id, context.get("exception"))
+    return failure_summary(as_of_date, task_instance.task_id, context.get("exception"), _what_analysts_see())
 
 
 def summarise_missed_deadline(dag_run: dict, deadline: str, timezone: str) -> str:
@@ -47,6 +43,7 @@ def summarise_missed_deadline(dag_run: dict, deadline: str, timezone: str) -> st
 
 
 def _what_analysts_see() -> str:
+    """What analysts see now, asked of the warehouse on a connection of its own."""
     try:
         with db.connect(WAREHOUSE_CONN_ID) as wh:
             return what_analysts_see(wh)
@@ -68,9 +65,8 @@ def what_analysts_see(wh: psycopg.Connection | None) -> str:
             f"{current['customers_segmented']} customers), unchanged.")
 
 
-def failure_summary(wh: psycopg.Connection | None, as_of_date: str | None, task_id: str, error: BaseException | None) -> str:
-    """One paragraph for the person on call: what failed, for which date, what is still published."""
-    still = what_analysts_see(wh)
+def failure_summary(as_of_date: str | None, task_id: str, error: BaseException | None, still: str) -> str:
+    """One paragraph for the person on call: what failed, for which date, and `still`, what is published."""
     reason = str(error).rstrip(".") if error else "unknown error"
     published = (
         "The snapshot itself was published; only its report is missing (the Customer segments page "

@@ -10,7 +10,6 @@ import psycopg
 
 from segments import queries
 from segments.pipeline.extract import BEGINNING_OF_HISTORY
-from segments.settings import ALL_FEATURES
 
 
 @dataclass(frozen=True)
@@ -54,8 +53,5 @@ def load_features(
 ) -> pd.DataFrame:
     """The run's segmentable customers (all, or a seeded sample of `sample_size`), indexed by customer_id."""
     frame = queries.fetch_frame(warehouse, "intermediate/int_customer_features__select.sql",
-                                {"run_id": run_id, "sample_size": sample_size, "seed": seed},
-                                identifiers={"features": ALL_FEATURES})
-    # numeric columns arrive as Decimal: the model computes in floats.
-    decimals = [feature for feature in ALL_FEATURES if frame[feature].dtype == object]
-    return frame.astype(dict.fromkeys(decimals, "float64")).set_index("customer_id")
+                                {"run_id": run_id, "sample_size": sample_size, "seed": seed})
+    return frame.set_index("customer_id")

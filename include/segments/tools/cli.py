@@ -10,19 +10,27 @@ import time
 
 
 class ProgressLine:
-    """A single self-updating line on stderr: count, rate and, when the total is known, percent."""
+    """A single self-updating line on stderr: count, rate and, when the total is known, percent.
+
+    Only a terminal sees it update; a log gets the final line alone.
+    """
 
     def __init__(self, label: str, total: int | None = None) -> None:
         self.label, self.total, self.started = label, total, time.perf_counter()
+        self.live = sys.stderr.isatty()
 
     def __call__(self, done: int) -> None:
-        rate = done / max(time.perf_counter() - self.started, 1e-9)
-        share = f" ({done / self.total:.0%})" if self.total else ""
-        print(f"\r{self.label}: {done:,} lines{share}, {rate:,.0f} lines/s", end="", file=sys.stderr, flush=True)
+        if self.live:
+            print(f"\r{self._line(done)}", end="", file=sys.stderr, flush=True)
 
     def finish(self, done: int) -> None:
-        self(done)
-        print(f" — done in {time.perf_counter() - self.started:.1f} s", file=sys.stderr)
+        start = "\r" if self.live else ""
+        print(f"{start}{self._line(done)} — done in {time.perf_counter() - self.started:.1f} s", file=sys.stderr)
+
+    def _line(self, done: int) -> str:
+        rate = done / max(time.perf_counter() - self.started, 1e-9)
+        share = f" ({done / self.total:.0%})" if self.total else ""
+        return f"{self.label}: {done:,} lines{share}, {rate:,.0f} lines/s"
 
 
 def _warehouse():
@@ -63,8 +71,10 @@ def cmd_db(args: argparse.Namespace) -> int:
         for role, database in server.DATABASES.items():
             print(f"{role:<10} {server.url(database)}")
         return 0
+    # After a stop, pg_ctl's "no server running" is the expected state, not a problem to show.
+    detail = "" if status.running or args.action == "stop" else f": {status.detail}"
     print(f"PostgreSQL {'running' if status.running else 'stopped'} on 127.0.0.1:{status.port} "
-          f"(data in {status.pgdata}){'' if status.running else ': ' + status.detail}")
+          f"(data in {status.pgdata}){detail}")
     return 0 if status.running or args.action == "stop" else 1
 
 

@@ -3,13 +3,13 @@
 delete from internal.extracted_days
 where invoice_day >= %(window_start)s and invoice_day < %(window_end)s;
 
-insert into internal.extracted_days (invoice_day, lines, checksum, extract_run_id)
+insert into internal.extracted_days (invoice_day, lines, content_hash, extract_run_id)
 select
     invoice_date::date,
     count(*),
-    sum(hashtextextended(row(
+    sum(hash_record_extended(row(
         invoice_no, stock_code, description, quantity, invoice_date, unit_price, customer_id, country
-    )::text, 0)),
+    ), 0)),
     %(run_id)s::text
 from raw.invoice_lines
 where invoice_date >= %(window_start)s and invoice_date < %(window_end)s

@@ -1,12 +1,26 @@
 -- internal: pipeline state (extracted days, queues, models, assignments, run attempts).
 create schema if not exists internal;
 
--- Per extracted day: how many lines and which (an order-independent checksum), as copied. Each
--- run compares them with the source's days before its window to find changed history.
+-- A warehouse from before content_hash fingerprinted each line's text form, which no longer
+-- compares with the source's: forgetting the fingerprints makes the next run extract all history
+-- again, as a first run does, instead of finding every day changed.
+do $$
+begin
+    if exists (
+        select from information_schema.columns
+        where table_schema = 'internal' and table_name = 'extracted_days' and column_name = 'checksum'
+    ) then
+        drop table internal.extracted_days;
+    end if;
+end
+$$;
+
+-- Per extracted day: how many lines and which (an order-independent hash of their values), as
+-- copied. Each run compares them with the source's days before its window to find changed history.
 create table if not exists internal.extracted_days (
     invoice_day    date primary key,
     lines          bigint not null,
-    checksum       numeric not null,
+    content_hash   numeric not null,
     extract_run_id text not null,
     extracted_at   timestamptz not null default now()
 );

@@ -65,7 +65,7 @@ comment on column segments.segmentation_runs.customers_changed_segment is 'Custo
 comment on column segments.segmentation_runs.stage_seconds is 'Seconds per pipeline stage (JSON object).';
 comment on column segments.segmentation_runs.report_path is 'Where the snapshot''s HTML report was written (null until the report task has run).';
 comment on column segments.segmentation_runs.predecessor_as_of_date is 'The snapshot this one continues (segment ids, warm-started centroids, migration check): the latest published at most SEGMENTS_PREDECESSOR_MAX_GAP_DAYS days before; null for a fresh start.';
-comment on column segments.segmentation_runs.changed_days_reextracted is 'Days before the re-read window that had changed in the source (checksum or line count) and were extracted again.';
+comment on column segments.segmentation_runs.changed_days_reextracted is 'Days before the re-read window that had changed in the source (content hash or line count) and were extracted again.';
 comment on column segments.segmentation_runs.source_lines_dated_after_run is 'Source lines dated after the moment the run started: never part of any snapshot until that date comes (count, for the data-quality check).';
 comment on column segments.segmentation_runs.published_at is 'When the snapshot was published (UTC).';
 

@@ -5,8 +5,8 @@ insert into segments.line_accounting (as_of_date, scope, line_class, exclusion_r
 
 with extracted as (
 
-    select 'extracted' as scope, line_class, coalesce(exclusion_reason, '') as exclusion_reason, count(*) as lines
-    from intermediate.int_invoice_lines_classified
+    select 'extracted' as scope, line_class, coalesce(exclusion_reason, '') as exclusion_reason, sum(lines) as lines
+    from intermediate.int_line_class_daily
     where (invoice_day >= %(window_start)s and invoice_day < %(window_end)s)
        or invoice_day is null
     group by line_class, coalesce(exclusion_reason, '')

@@ -19,8 +19,8 @@ CODE_DIRS = ("include", "dags", "plugins")
 # names: the text holding the list.
 SOURCE_COLUMN_LISTS = {
     "source/select_invoice_lines_window.sql": r"select(.*?)%\(run_id\)s",
-    "source/day_fingerprints_before.sql": r"row\((.*?)\)::text",
-    "internal/extracted_days__refresh.sql": r"row\((.*?)\)::text",
+    "source/day_fingerprints_before.sql": r"row\((.*?)\), 0\)",
+    "internal/extracted_days__refresh.sql": r"row\((.*?)\), 0\)",
     # A duplicate line: the same value in every column.
     "intermediate/int_invoice_lines_classified__insert.sql": r"partition by(.*?)\)",
 }

@@ -2,7 +2,7 @@
 
 Snapshot D re-reads the window [high-water mark day - look-back, D): everything newer than what
 was already extracted, plus a few recent days to pick up late or corrected lines. Days before
-the window are verified instead of re-read: the source's per-day line count and checksum must
+the window are verified instead of re-read: the source's per-day line count and content hash must
 equal the fingerprints kept when each day was extracted, and every day that differs (changed
 prices, late or deleted lines, a reload) is re-read too. Runs skipped for days are caught up by
 the next one; a backfill of an earlier date re-reads only the days just before it.
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 # A window start before any real invoice: a full refresh re-reads all history before D.
 BEGINNING_OF_HISTORY = dt.date(1900, 1, 1)
 DAY = dt.timedelta(days=1)
+# Source rows are relayed to the warehouse in batches of about this size.
+COPY_BATCH_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -118,11 +120,11 @@ def check_source(
 def changed_days(
     source: psycopg.Connection, warehouse: psycopg.Connection, source_table: str, before: dt.date
 ) -> list[dt.date]:
-    """Days before `before` whose lines in the source differ from what was extracted (count or checksum)."""
+    """Days before `before` whose lines in the source differ from what was extracted (line count or content hash)."""
     params = {"before": before}
-    in_source = {row["invoice_day"]: (row["lines"], row["checksum"]) for row in queries.fetch_all(
+    in_source = {row["invoice_day"]: (row["lines"], row["content_hash"]) for row in queries.fetch_all(
         source, "source/day_fingerprints_before.sql", params, identifiers={"source_table": source_table})}
-    extracted = {row["invoice_day"]: (row["lines"], row["checksum"]) for row in queries.fetch_all(
+    extracted = {row["invoice_day"]: (row["lines"], row["content_hash"]) for row in queries.fetch_all(
         warehouse, "internal/extracted_day_fingerprints_before.sql", params)}
     return sorted(day for day in in_source.keys() | extracted.keys() if in_source.get(day) != extracted.get(day))
 
@@ -166,8 +168,14 @@ def _copy_range(
     with source.cursor() as reader, warehouse.cursor() as writer:
         with reader.copy(queries.compose(copy_out, {"source_table": source_table}), {**params, "run_id": run_id}) as rows_out:
             with writer.copy(queries.compose(copy_in, {"source_columns": SOURCE_COLUMNS})) as rows_in:
+                # COPY out yields one row per block: writing each on its own costs a call per line.
+                batch = bytearray()
                 for block in rows_out:
-                    rows_in.write(block)
+                    batch += block
+                    if len(batch) >= COPY_BATCH_BYTES:
+                        rows_in.write(batch)
+                        batch = bytearray()
+                rows_in.write(batch)
         lines = writer.rowcount
     queries.execute(warehouse, "internal/extracted_days__refresh.sql", {**params, "run_id": run_id})
     queries.execute(warehouse, "internal/pending_days__queue_extracted.sql", params)

@@ -9,15 +9,19 @@ from __future__ import annotations
 import datetime as dt
 import platform
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import KMeans
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
 from segments.errors import InsufficientDataError
 from segments.settings import K_MAX, K_MIN, Settings
+
+# scikit-learn and SciPy are imported inside the functions that fit or measure a model: every
+# other task (extract, the quality gate, publish) imports this module, and should not pay about a
+# second per task for them.
+if TYPE_CHECKING:
+    from sklearn.cluster import KMeans
 
 TOP_NAME = "VIP Premium"
 MIDDLE_NAME = "Core Regular"
@@ -119,6 +123,8 @@ WARM_START_TOLERANCE = 0.01
 
 
 def _kmeans(k: int, seed: int) -> KMeans:
+    from sklearn.cluster import KMeans
+
     return KMeans(n_clusters=k, n_init=10, random_state=seed)
 
 
@@ -127,6 +133,8 @@ def _fit_kmeans(training: np.ndarray, k: int, scaler: Scaler, previous: SegmentM
     fresh = _kmeans(k, seed).fit(training)
     if previous is None or previous.k != k or previous.scaler.features != scaler.features:
         return fresh
+    from sklearn.cluster import KMeans
+
     previous_points = pd.DataFrame(previous.centroids_original(), columns=list(scaler.features))
     warm = KMeans(n_clusters=k, init=scaler.transform(previous_points), n_init=1, random_state=seed).fit(training)
     return warm if warm.inertia_ <= fresh.inertia_ * (1 + WARM_START_TOLERANCE) else fresh
@@ -140,6 +148,8 @@ def _sample(scaled: np.ndarray, size: int, seed: int) -> np.ndarray:
 
 def choose_k(scaled: np.ndarray, settings: Settings) -> tuple[int, list[dict]]:
     """Best silhouette among k from K_MIN to K_MAX, never accepting a segment below the minimum share."""
+    from sklearn.metrics import silhouette_score
+
     candidates = _sample(scaled, K_SELECTION_SAMPLE, settings.random_seed)
     curve = []
     for k in range(K_MIN, K_MAX + 1):
@@ -207,6 +217,8 @@ def match_ids(model_centroids: np.ndarray, scaler: Scaler, ranked: list[int], pr
     clusters left over get fresh ids in value order. Without a comparable previous model, ids
     follow value order from 1.
     """
+    from scipy.optimize import linear_sum_assignment
+
     if previous is None or previous.scaler.features != scaler.features:
         return {cluster: position + 1 for position, cluster in enumerate(ranked)}
     previous_points = pd.DataFrame(previous.centroids_original(), columns=list(scaler.features))
@@ -257,6 +269,8 @@ def fit(frame: pd.DataFrame, settings: Settings, k: int | str, previous: Previou
 
 def measure(scaled: np.ndarray, assignments: pd.Series, model: SegmentModel, settings: Settings) -> dict:
     """Quality metrics of an assignment, on the scaled features."""
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
     labels = assignments.to_numpy()
     position = {segment_id: index for index, segment_id in enumerate(model.segment_ids)}
     own_centroids = model.centroids[[position[segment_id] for segment_id in labels]]

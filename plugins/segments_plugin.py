@@ -28,11 +28,11 @@ from markupsafe import Markup
 
 from airflow.plugins_manager import AirflowPlugin
 
-from segments.settings import DAG_ID
+from segments.settings import DAG_ID, REPORT_PAGE_PATH
 
 log = logging.getLogger(__name__)
 
-URL_PREFIX = "/segments"
+URL_PREFIX = REPORT_PAGE_PATH
 PAGE_NAME = "Customer segments"
 # Snapshots linked directly in the page's header; the picker lists all of them.
 RECENT_LINKS = 10

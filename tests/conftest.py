@@ -146,3 +146,23 @@ def real_source(real_source_dump, source) -> psycopg.Connection:
     """The source database holding the real UCI data."""
     restore_real_source(source, real_source_dump)
     return source
+
+
+HISTORY_SOURCE = "test_published_source"
+HISTORY_WAREHOUSE = "test_published_warehouse"
+
+
+@pytest.fixture(scope="session")
+def published_history(real_source_dump):
+    """Ten nightly snapshots of the real data, 2011-12-01 to 2011-12-10, built once for the session
+    (the published layer's and the notebook's tests)."""
+    import datetime as dt
+
+    from pipeline_helpers import run_stages
+
+    with db.connect_url(fresh_database(HISTORY_SOURCE)) as source, \
+            db.connect_url(fresh_database(HISTORY_WAREHOUSE)) as warehouse:
+        restore_real_source(source, real_source_dump)
+        for day in range(1, 11):
+            run_stages(source, warehouse, dt.date(2011, 12, day))
+    return HISTORY_WAREHOUSE

@@ -20,6 +20,8 @@ LOCAL_PG_PORT = int(os.environ.get("SEGMENTS_PG_PORT", "54329"))
 K_MIN, K_MAX = 2, 8
 
 DAG_ID = "customer_segmentation"
+# Where the api-server mounts the "Customer segments" page (plugins/segments_plugin.py).
+REPORT_PAGE_PATH = "/segments"
 SOURCE_CONN_ID = "retail_source"
 WAREHOUSE_CONN_ID = "segment_warehouse"
 
@@ -69,6 +71,8 @@ class Settings:
     """Pipeline configuration; defaults reproduce the original analysis."""
 
     timezone: str = field(default_factory=lambda: _env("TIMEZONE", "Europe/London"))
+    # ISO 4217 code of every money column (the Online Retail data is in pounds sterling).
+    currency: str = field(default_factory=lambda: _env("CURRENCY", "GBP"))
     schedule_time: str = field(default_factory=lambda: _env("SCHEDULE_TIME", "02:00"))
     source_table: str = field(default_factory=lambda: _env("SOURCE_TABLE", "retail.invoice_lines"))
     lookback_days: int = field(default_factory=lambda: int(_env("LOOKBACK_DAYS", "3")))
@@ -118,6 +122,14 @@ class Settings:
     # Business time (HH:MM) by which the nightly run must have published snapshot D on day D.
     publish_deadline: str = field(default_factory=lambda: _env("PUBLISH_DEADLINE", "07:00"))
     reports_dir: Path = field(default_factory=lambda: Path(_env("REPORTS_DIR", str(LOCAL_DIR / "reports"))))
+    # The Airflow web address analysts open (its own AIRFLOW__API__BASE_URL unless set apart).
+    airflow_url: str = field(default_factory=lambda: _env(
+        "AIRFLOW_URL", os.environ.get("AIRFLOW__API__BASE_URL", "http://localhost:8080")).rstrip("/"))
+
+    @property
+    def report_page_url(self) -> str:
+        """The "Customer segments" page in Airflow; `?as_of=YYYY-MM-DD` picks a snapshot."""
+        return f"{self.airflow_url}{REPORT_PAGE_PATH}/"
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.model_features) - set(ALL_FEATURES))

@@ -1,7 +1,11 @@
 -- Per-customer features as of the snapshot date, from the daily aggregates strictly before it
 -- (point in time: nothing dated on or after as_of_date is read). Rows belong to the run, so that
 -- runs of the same date never overwrite each other's input.
-insert into intermediate.int_customer_features
+insert into intermediate.int_customer_features (
+    run_id, as_of_date, customer_id, recency_days, frequency_invoices, monetary_revenue, avg_order_revenue,
+    items_per_order, tenure_days, return_rate, distinct_products, is_clusterable,
+    country, first_purchase_date, last_purchase_date
+)
 
 with daily as (
 
@@ -35,6 +39,17 @@ customers as (
 
 ),
 
+countries as (
+
+    -- The country on most of the customer's purchase lines; ties go to the first by name.
+    select distinct on (customer_id) customer_id, country
+    from intermediate.int_customer_country_daily
+    where invoice_day < %(as_of_date)s and invoice_day >= %(history_start)s
+    group by customer_id, country
+    order by customer_id, sum(purchase_lines) desc, country
+
+),
+
 products as (
 
     select customer_id, count(distinct stock_code) as distinct_products
@@ -62,10 +77,15 @@ final as (
         coalesce(products.distinct_products, 0)                                  as distinct_products,
         -- only customers with a net purchase are segmented
         customers.purchase_invoices > 0
-            and customers.purchase_revenue - customers.returned_revenue > 0    as is_clusterable
+            and customers.purchase_revenue - customers.returned_revenue > 0    as is_clusterable,
+        -- who the customer is
+        countries.country,
+        customers.first_purchase_day                                             as first_purchase_date,
+        customers.last_purchase_day                                              as last_purchase_date
 
     from customers
     left join products using (customer_id)
+    left join countries using (customer_id)
 
 )
 

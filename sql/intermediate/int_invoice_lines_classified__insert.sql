@@ -2,7 +2,7 @@
 -- invalid (quarantined, with its reason) > duplicate > no_customer > non_product > return > purchase.
 insert into intermediate.int_invoice_lines_classified (
     invoice_no, stock_code, customer_id, quantity, unit_price, line_revenue,
-    invoiced_at, invoice_day, line_class, exclusion_reason
+    invoiced_at, invoice_day, line_class, exclusion_reason, country
 )
 
 with lines as (
@@ -77,7 +77,8 @@ final as (
             when occurrence > 1 then 'exact duplicate of another line'
             when customer_id is null then 'no customer id'
             when is_non_product then 'non-product stock code'
-        end                                                                 as exclusion_reason
+        end                                                                 as exclusion_reason,
+        country
 
     from validated
 

@@ -15,6 +15,8 @@ create unlogged table if not exists intermediate.int_invoice_lines_classified (
     exclusion_reason text
 );
 create index if not exists int_invoice_lines_classified_day_idx on intermediate.int_invoice_lines_classified (invoice_day);
+-- Added after the first release (customer attributes).
+alter table intermediate.int_invoice_lines_classified add column if not exists country text;
 
 create table if not exists intermediate.int_customer_daily (
     customer_id       text not null,
@@ -35,6 +37,28 @@ create table if not exists intermediate.int_customer_product_days (
     invoice_day date not null,
     primary key (invoice_day, customer_id, stock_code)
 );
+
+-- Per customer, day and country: purchase lines, from which features take each customer's
+-- country as of any date. A warehouse from before this model queues every extracted day, so its
+-- next run rebuilds them (as a first run does) and every customer gets a country.
+do $$
+begin
+    if to_regclass('intermediate.int_customer_country_daily') is null then
+        create table intermediate.int_customer_country_daily (
+            customer_id    text not null,
+            invoice_day    date not null,
+            country        text not null,
+            purchase_lines integer not null,
+            primary key (invoice_day, customer_id, country)
+        );
+        if to_regclass('internal.pending_days') is not null then
+            insert into internal.pending_days (invoice_day)
+            select invoice_day from internal.extracted_days
+            on conflict do nothing;
+        end if;
+    end if;
+end
+$$;
 
 create table if not exists intermediate.int_line_class_daily (
     invoice_day      date,
@@ -74,3 +98,16 @@ create table if not exists intermediate.int_customer_features (
     computed_at        timestamptz not null default now(),
     primary key (run_id, customer_id)
 );
+-- Added after the first release (customer attributes). Altered only when missing: every run sets
+-- the schema up, and an ALTER locks the table even when there is nothing to add.
+do $$
+begin
+    if not exists (
+        select from information_schema.columns
+        where table_schema = 'intermediate' and table_name = 'int_customer_features' and column_name = 'country'
+    ) then
+        alter table intermediate.int_customer_features
+            add column country text, add column first_purchase_date date, add column last_purchase_date date;
+    end if;
+end
+$$;

@@ -35,6 +35,10 @@ create table if not exists internal.warehouse_settings (
     business_timezone text not null,
     one_row           boolean primary key default true check (one_row)
 );
+-- Added after the first release: the Airflow page analysts open a snapshot's report on, and
+-- the currency of the money columns.
+alter table internal.warehouse_settings add column if not exists report_page_url text;
+alter table internal.warehouse_settings add column if not exists currency text;
 
 create table if not exists internal.segment_models (
     run_id            text primary key,
@@ -57,6 +61,16 @@ create table if not exists internal.segment_centroids (
     centroid_scaled   double precision not null,
     centroid_original double precision not null,
     primary key (run_id, segment_id, feature)
+);
+
+-- What each segment of a model means (pipeline/definitions.py), published with the snapshot.
+create table if not exists internal.segment_definitions (
+    run_id             text not null references internal.segment_models (run_id) on delete cascade,
+    segment_id         integer not null,
+    value_rank         integer not null,
+    description        text not null,
+    recommended_action text not null,
+    primary key (run_id, segment_id)
 );
 
 create table if not exists internal.customer_assignments (

@@ -38,9 +38,11 @@ final as (
         runs.published_at,
         -- model
         models.k_selection,
-        models.training_customers
+        models.training_customers,
+        settings.currency
     from runs
     left join models using (run_id)
+    cross join internal.warehouse_settings as settings
 
 )
 

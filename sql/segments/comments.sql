@@ -15,6 +15,9 @@ comment on column segments.customer_segments.tenure_days is 'Days from the custo
 comment on column segments.customer_segments.return_rate is 'Returned revenue as a fraction of gross purchase revenue (0 = no returns).';
 comment on column segments.customer_segments.distinct_products is 'Distinct products (stock codes) bought.';
 comment on column segments.customer_segments.run_id is 'Airflow run that published this row.';
+comment on column segments.customer_segments.country is 'The customer''s country: the one on most of their purchase lines before as_of_date (ties: the first by name); Unspecified when the lines name none. Null in snapshots published before this column existed.';
+comment on column segments.customer_segments.first_purchase_date is 'Day of the customer''s first purchase (shop-local date). Null in snapshots published before this column existed.';
+comment on column segments.customer_segments.last_purchase_date is 'Day of the customer''s latest purchase before as_of_date (shop-local date); recency_days counts from it. Null in snapshots published before this column existed.';
 
 comment on table segments.segment_profiles is 'One row per snapshot date and segment: size, revenue and the mean and median of every feature.';
 comment on column segments.segment_profiles.as_of_date is 'Snapshot date.';
@@ -78,8 +81,29 @@ comment on column segments.line_accounting.lines is 'Number of invoice lines.';
 
 comment on table segments.segment_migrations is 'Customers and revenue moving between segments since the previous published snapshot.';
 comment on column segments.segment_migrations.as_of_date is 'Snapshot date.';
-comment on column segments.segment_migrations.previous_as_of_date is 'The previous published snapshot compared against.';
+comment on column segments.segment_migrations.previous_as_of_date is 'The earlier snapshot compared against: the one this snapshot''s model continued or, if that one was withdrawn, the latest snapshot published before it.';
 comment on column segments.segment_migrations.from_segment_name is 'Segment in the previous snapshot, or (new) for customers not segmented then.';
 comment on column segments.segment_migrations.to_segment_name is 'Segment in this snapshot, or (not segmented) for customers no longer segmented.';
 comment on column segments.segment_migrations.customers is 'Customers making this move.';
 comment on column segments.segment_migrations.revenue is 'Their net revenue in this snapshot (in the previous one for customers no longer segmented), in the shop''s currency.';
+comment on column segments.segment_migrations.from_segment_id is 'Segment id in the previous snapshot; null for customers not segmented then (is_new_customer). Ids are stable from one snapshot to the next: join on them, not on names.';
+comment on column segments.segment_migrations.to_segment_id is 'Segment id in this snapshot; null for customers no longer segmented (is_lost_customer).';
+comment on column segments.segment_migrations.is_new_customer is 'True for customers segmented now but not in the previous snapshot (first purchase, or back after having no net purchase).';
+comment on column segments.segment_migrations.is_lost_customer is 'True for customers segmented in the previous snapshot but not in this one (no net purchase any more, e.g. everything returned).';
+
+comment on table segments.segment_definitions is 'Grain: one row per snapshot date and segment. What the segment means: its name, value rank, a plain-language description, the recommended marketing action and its centroid in original units.';
+comment on column segments.segment_definitions.as_of_date is 'Snapshot date.';
+comment on column segments.segment_definitions.segment_id is 'Stable segment id (the same segment keeps its id from one snapshot to the next).';
+comment on column segments.segment_definitions.segment_name is 'Segment name, from its behaviour: VIP Premium, Core Regular, Entry-Level, and with more segments Loyal Regular, New Promising, At-Risk Loyal or Lapsing Occasional.';
+comment on column segments.segment_definitions.value_rank is 'Value rank in the snapshot: 1 is the most valuable segment (spend, frequency and recency). Sort segments by this, not by name.';
+comment on column segments.segment_definitions.description is 'The segment in one plain sentence: its share of customers and revenue, how much, how often and how recently its customers buy (medians), in the shop''s currency.';
+comment on column segments.segment_definitions.recommended_action is 'Recommended marketing or retention action for the segment, derived from its behaviour (the same text as in the report).';
+comment on column segments.segment_definitions.centroid_recency_days is 'Centroid of the segment in days since the last purchase (null when the model does not use recency).';
+comment on column segments.segment_definitions.centroid_frequency_invoices is 'Centroid in purchase invoices (null when the model does not use frequency).';
+comment on column segments.segment_definitions.centroid_monetary_revenue is 'Centroid in net revenue, in the shop''s currency (null when the model does not use it).';
+comment on column segments.segment_definitions.centroid_avg_order_revenue is 'Centroid in revenue per order, in the shop''s currency (null when the model does not use it).';
+comment on column segments.segment_definitions.centroid_items_per_order is 'Centroid in units per order (null when the model does not use it).';
+comment on column segments.segment_definitions.centroid_tenure_days is 'Centroid in days since the first purchase (null when the model does not use it).';
+comment on column segments.segment_definitions.centroid_return_rate is 'Centroid as returned share of purchase revenue (null when the model does not use it).';
+comment on column segments.segment_definitions.centroid_distinct_products is 'Centroid in distinct products bought (null when the model does not use it).';
+comment on column segments.segment_definitions.run_id is 'The Airflow run that published the snapshot.';

@@ -1,5 +1,9 @@
 -- Each segmented customer of the snapshot, with its segment and the features behind it.
-insert into segments.customer_segments
+insert into segments.customer_segments (
+    as_of_date, customer_id, segment_id, segment_name, recency_days, frequency_invoices, monetary_revenue,
+    avg_order_revenue, items_per_order, tenure_days, return_rate, distinct_products, run_id,
+    country, first_purchase_date, last_purchase_date
+)
 
 with features as (
 
@@ -43,7 +47,11 @@ final as (
         round(features.return_rate, 4)          as return_rate,
         features.distinct_products,
         -- lineage
-        %(run_id)s::text                        as run_id
+        %(run_id)s::text                        as run_id,
+        -- who the customer is
+        features.country,
+        features.first_purchase_date,
+        features.last_purchase_date
 
     from features
     join assignments using (customer_id)

@@ -17,6 +17,10 @@ create table if not exists segments.customer_segments (
     run_id             text not null,
     primary key (as_of_date, customer_id)
 );
+-- Added after the first release: who the customer is (null in snapshots published before).
+alter table segments.customer_segments add column if not exists country text;
+alter table segments.customer_segments add column if not exists first_purchase_date date;
+alter table segments.customer_segments add column if not exists last_purchase_date date;
 
 create table if not exists segments.segment_profiles (
     as_of_date                date not null,
@@ -93,4 +97,43 @@ create table if not exists segments.segment_migrations (
     customers           integer not null,
     revenue             numeric(18, 2) not null,
     primary key (as_of_date, from_segment_name, to_segment_name)
+);
+
+-- Added after the first release: keys for joins that must not depend on names. Rows published
+-- before get their ids from the profiles of both snapshots (idempotent: only missing ones).
+alter table segments.segment_migrations add column if not exists from_segment_id integer;
+alter table segments.segment_migrations add column if not exists to_segment_id integer;
+alter table segments.segment_migrations add column if not exists is_new_customer boolean;
+alter table segments.segment_migrations add column if not exists is_lost_customer boolean;
+update segments.segment_migrations as migrations
+set from_segment_id = (select profiles.segment_id from segments.segment_profiles as profiles
+                       where profiles.as_of_date = migrations.previous_as_of_date
+                         and profiles.segment_name = migrations.from_segment_name),
+    to_segment_id = (select profiles.segment_id from segments.segment_profiles as profiles
+                     where profiles.as_of_date = migrations.as_of_date
+                       and profiles.segment_name = migrations.to_segment_name),
+    is_new_customer = migrations.from_segment_name = '(new)',
+    is_lost_customer = migrations.to_segment_name = '(not segmented)'
+where migrations.is_new_customer is null;
+alter table segments.segment_migrations alter column is_new_customer set not null;
+alter table segments.segment_migrations alter column is_lost_customer set not null;
+
+-- What each segment means: published with the snapshot, from the model's definitions and centroids.
+create table if not exists segments.segment_definitions (
+    as_of_date                   date not null,
+    segment_id                   integer not null,
+    segment_name                 text not null,
+    value_rank                   integer not null,
+    description                  text not null,
+    recommended_action           text not null,
+    centroid_recency_days        double precision,
+    centroid_frequency_invoices  double precision,
+    centroid_monetary_revenue    double precision,
+    centroid_avg_order_revenue   double precision,
+    centroid_items_per_order     double precision,
+    centroid_tenure_days         double precision,
+    centroid_return_rate         double precision,
+    centroid_distinct_products   double precision,
+    run_id                       text not null,
+    primary key (as_of_date, segment_id)
 );

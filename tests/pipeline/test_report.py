@@ -4,6 +4,7 @@ and rendered by a real browser."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 
 import pytest
@@ -48,8 +49,15 @@ def test_report_of_a_real_snapshot_renders_in_a_browser(real_source, warehouse, 
         assert name in page
     assert "Customer segments as of 2011-12-10" in page
     assert "test__2011-12-10" in page  # the run id
-    assert re.search(r"VIP Premium: \d+% of customers bring \d+% of revenue\. Typically bought \d+ days ago, "
-                     r"\d+ orders, [\d,]+ in total\.", page)
+    # What each segment means and what to do, as segments.segment_definitions publishes it.
+    definitions = warehouse.execute("select segment_name, description, recommended_action from segments.segment_definitions "
+                                    "where as_of_date = %s order by value_rank", (REAL_AS_OF,)).fetchall()
+    assert [name for name, _, _ in definitions][0] == "VIP Premium"
+    for _, description, action in definitions:
+        assert html.escape(description) in page and html.escape(action) in page
+    assert re.search(r"\d+% of customers, \d+% of revenue: high-value, frequent buyers.*Typically \d+ orders, "
+                     r"GBP [\d,]+ in total, last purchase \d+ days? ago\.", definitions[0][1])
+    assert "Protect and reward" in definitions[0][2]
     assert "Movements since 2011-12-09" in page and "no previous published snapshot" not in page
     charts = {png.name: png.stat().st_size for png in path.parent.glob("*.png")}
     assert set(charts) == {"segment_sizes.png", "profile_heatmap.png", "projection.png", "migrations.png"}
@@ -93,7 +101,8 @@ def test_report_of_a_first_synthetic_snapshot(source, warehouse, tmp_path):
     assert {png.name for png in path.parent.glob("*.png")} == {
         "segment_sizes.png", "profile_heatmap.png", "projection.png", "k_selection.png",
     }
-    assert published["training"]["k"] == page.count("<li><span class=\"swatch\"")
+    assert page.count("Recommended action") == 1 and published["training"]["k"] == page.count("<tr><td>", 0,
+                                                                                            page.index("</table>"))
     assert "VIP Premium" in page and "Entry-Level" in page
 
 
@@ -112,7 +121,7 @@ def test_report_page_escapes_the_warehouse_values(tmp_path):
         "as_of_date": dt.date(2011, 12, 10), "run_id": 'manual__"<b>"', "published_at": None, "silhouette": None,
         "davies_bouldin": None, "customers_changed_segment": None, "k": 1, "k_selection": None,
         "customers_segmented": 1, "customers_excluded": 0, "lines_used": 1, "lines_in_snapshot": 1,
-        "lines_excluded": 0, "lines_quarantined": 0, "model_features": ["recency_days"],
+        "lines_excluded": 0, "lines_quarantined": 0, "model_features": ["recency_days"], "currency": "<EUR>",
     }
     segment = {
         "segment_id": 1, "segment_name": "<script>alert(1)</script> & Co", "customers": 1, "customer_share": 1,
@@ -122,9 +131,11 @@ def test_report_page_escapes_the_warehouse_values(tmp_path):
     charts = [report.Chart(file, "<i>title</i>", "caption", b"png", 8.0)
               for file in ("segment_sizes.png", "profile_heatmap.png", "projection.png")]
     path = tmp_path / "report.html"
-    path.write_text(report._report_page(run, [segment], charts))
+    definition = {"segment_id": 1, "segment_name": segment["segment_name"], "value_rank": 1,
+                  "description": "<b>bold</b> claims", "recommended_action": "<img src=x onerror=alert(1)>"}
+    path.write_text(report._report_page(run, [segment], [definition], charts))
 
     for shown in (path.read_text(), report.report_body(path)):
-        assert "<script>" not in shown and "<i>" not in shown
-        assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in shown
+        assert "<script>" not in shown and "<i>" not in shown and "<b>bold" not in shown and "<img src=x" not in shown
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in shown and "&lt;EUR&gt;" in shown
     assert report.report_run_id(path) == 'manual__"<b>"'

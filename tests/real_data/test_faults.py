@@ -34,7 +34,8 @@ AS_OF = dt.date(2011, 12, 10)
 PUBLISHED_BEFORE = (dt.date(2011, 12, 8), dt.date(2011, 12, 9))
 PREPARED_WAREHOUSE = "test_faults_prepared_warehouse"
 REFERENCE_WAREHOUSE = "test_faults_reference_warehouse"
-PUBLISHED_TABLES = ("customer_segments", "segment_profiles", "segmentation_runs", "line_accounting", "segment_migrations")
+PUBLISHED_TABLES = ("customer_segments", "segment_profiles", "segment_definitions", "segmentation_runs", "line_accounting",
+                    "segment_migrations")
 # The first table each stage writes inside its transaction, which no earlier stage locks against
 # a writer. Publish's tables are commented on by the schema setup of the extract, so the run is
 # first held in training, and the publish lock taken only then.

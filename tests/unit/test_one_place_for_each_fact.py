@@ -27,14 +27,17 @@ SOURCE_COLUMN_LISTS = {
 # staging.stg_invoice_lines renames the source's invoice_date to what it holds: a moment.
 STAGED_NAMES = {"invoice_date": "invoiced_at"}
 # Files that must name every feature: the tables, the SQL that computes, rounds, profiles and
-# documents each one, the report's label for each, the two queries that unpivot a row into one
-# value per feature by name (a generated list would cost a JSON conversion per customer), and the
-# training select, which casts each numeric feature to a float in the database. Every other list of features is generated from settings.ALL_FEATURES.
+# documents each one, the definitions' centroid column of each, the report's label for each,
+# the two queries that unpivot a row into one value per feature by name (a generated list would
+# cost a JSON conversion per customer), and the training select, which casts each numeric
+# feature to a float in the database. Every other list of features is generated from
+# settings.ALL_FEATURES.
 FEATURE_LISTS = {
     "sql/intermediate/tables.sql",
     "sql/intermediate/int_customer_features__insert.sql",
     "sql/segments/tables.sql",
     "sql/segments/customer_segments__insert.sql",
+    "sql/segments/segment_definitions__insert.sql",
     "sql/segments/segment_profiles__insert.sql",
     "sql/segments/comments.sql",
     "include/segments/outputs/report/charts.py",

@@ -38,13 +38,20 @@ def status_table(conn: psycopg.Connection, limit: int = 10) -> str:
 def rollback(conn: psycopg.Connection, as_of_date: dt.date) -> dict | None:
     """Withdraw snapshot `as_of_date` from every published table at once; return what is current after.
 
-    A date that was never published is refused and nothing changes: a typo must not look like a rollback.
+    Snapshots whose migrations compared against the withdrawn one are compared, in the same
+    transaction, against the latest snapshot still published before them (segment ids are stable
+    along the chain), so no published row points at a withdrawn date. A date that was never
+    published is refused and nothing changes: a typo must not look like a rollback.
     """
     with conn.transaction():
         withdrawn_runs = queries.execute(conn, "segments/snapshot__rollback.sql", {"as_of_date": as_of_date})
         if withdrawn_runs == 0:
             # Raising inside the transaction undoes the deletes.
             raise LookupError(_not_published_message(conn, as_of_date))
+        for successor in queries.fetch_all(conn, "segments/segment_migrations__compared_with.sql",
+                                           {"compared_with": as_of_date}):
+            queries.execute(conn, "segments/segment_migrations__delete.sql", successor)
+            queries.execute(conn, "segments/segment_migrations__insert.sql", successor)
     return warehouse.current_snapshot(conn)
 
 

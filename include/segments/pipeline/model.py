@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from segments.errors import InsufficientDataError
+from segments.pipeline.definitions import SegmentDefinition, define
 from segments.settings import K_MAX, K_MIN, Settings
 
 # scikit-learn and SciPy are imported inside the functions that fit or measure a model: every
@@ -115,6 +116,7 @@ class FitResult:
     metrics: dict
     k_selection: list[dict] = field(default_factory=list)
     training_customers: int = 0
+    definitions: tuple[SegmentDefinition, ...] = ()
 
 
 # A warm start from yesterday's centroids is kept unless a fresh fit is this much tighter:
@@ -264,7 +266,9 @@ def fit(frame: pd.DataFrame, settings: Settings, k: int | str, previous: Previou
     metrics = measure(scaled, assignments, model, settings)
     if previous is not None and previous.assignments is not None:
         metrics.update(migration(assignments, previous.assignments))
-    return FitResult(model, assignments, metrics, k_selection, len(training))
+    definitions = define(frame, assignments, dict(zip(model.segment_ids, model.segment_names)),
+                         [ids[cluster] for cluster in ranked], settings.currency)
+    return FitResult(model, assignments, metrics, k_selection, len(training), definitions)
 
 
 def measure(scaled: np.ndarray, assignments: pd.Series, model: SegmentModel, settings: Settings) -> dict:

@@ -18,6 +18,7 @@ from segments.pipeline.features import FeatureSummary
 PUBLISHED_TABLES = (
     ("segments/customer_segments__delete.sql", "segments/customer_segments__insert.sql"),
     ("segments/segment_profiles__delete.sql", "segments/segment_profiles__insert.sql"),
+    ("segments/segment_definitions__delete.sql", "segments/segment_definitions__insert.sql"),
     ("segments/segment_migrations__delete.sql", "segments/segment_migrations__insert.sql"),
     ("segments/line_accounting__delete.sql", "segments/line_accounting__insert.sql"),
 )
@@ -59,6 +60,8 @@ def publish(
         "stage_seconds": Jsonb(stage_seconds),
     }
     with warehouse.transaction():
+        (model,) = queries.fetch_all(warehouse, "internal/segment_model__predecessor.sql", params)
+        params["previous_as_of_date"] = model["predecessor_as_of_date"]
         for delete_file, insert_file in PUBLISHED_TABLES:
             queries.execute(warehouse, delete_file, params)
             queries.execute(warehouse, insert_file, params)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -42,13 +43,16 @@ def store(
         for row, (segment_id, name) in enumerate(zip(model.segment_ids, model.segment_names))
         for column, feature in enumerate(model.scaler.features)
     ]
+    definition_rows = [{"run_id": run_id, **asdict(definition)} for definition in result.definitions]
     (insert_centroid,) = queries.statements("internal/segment_centroids__insert.sql")
+    (insert_definition,) = queries.statements("internal/segment_definitions__insert.sql")
     (copy_assignments,) = queries.statements("internal/customer_assignments__copy.sql")
     with warehouse.transaction():
         queries.execute(warehouse, "internal/segment_model__delete.sql", params)
         queries.execute(warehouse, "internal/segment_model__insert.sql", params)
         with warehouse.cursor() as cursor:
             cursor.executemany(insert_centroid, centroid_rows)
+            cursor.executemany(insert_definition, definition_rows)
             if with_assignments:
                 with cursor.copy(copy_assignments) as copy:
                     for customer_id, segment_id in result.assignments.items():

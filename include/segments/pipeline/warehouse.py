@@ -34,7 +34,11 @@ def ensure_schema(warehouse: psycopg.Connection, settings: Settings | None = Non
         lock_shared_models(warehouse, "setup", "schema", settings.lock_timeout_seconds)
         for path in SETUP_FILES:
             queries.execute(warehouse, path)
-        queries.execute(warehouse, "internal/warehouse_settings__upsert.sql", {"business_timezone": settings.timezone})
+        queries.execute(warehouse, "internal/warehouse_settings__upsert.sql", {
+            "business_timezone": settings.timezone, "report_page_url": settings.report_page_url,
+            "currency": settings.currency,
+        })
+        queries.execute(warehouse, "segments/comments__currency.sql")
 
 
 def lock_shared_models(

@@ -15,8 +15,8 @@ class ProgressLine:
     Only a terminal sees it update; a log gets the final line alone.
     """
 
-    def __init__(self, label: str, total: int | None = None) -> None:
-        self.label, self.total, self.started = label, total, time.perf_counter()
+    def __init__(self, label: str, total: int | None = None, unit: str = "lines") -> None:
+        self.label, self.total, self.unit, self.started = label, total, unit, time.perf_counter()
         self.live = sys.stderr.isatty()
 
     def __call__(self, done: int) -> None:
@@ -30,7 +30,7 @@ class ProgressLine:
     def _line(self, done: int) -> str:
         rate = done / max(time.perf_counter() - self.started, 1e-9)
         share = f" ({done / self.total:.0%})" if self.total else ""
-        return f"{self.label}: {done:,} lines{share}, {rate:,.0f} lines/s"
+        return f"{self.label}: {done:,} {self.unit}{share}, {rate:,.0f} {self.unit}/s"
 
 
 def _warehouse():
@@ -70,6 +70,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     else:
         for role, database in server.DATABASES.items():
             print(f"{role:<10} {server.url(database)}")
+        print(f"{'analyst':<10} {server.analyst_url(server.DATABASES['warehouse'])}  (read-only: BI tools, notebooks)")
         return 0
     # After a stop, pg_ctl's "no server running" is the expected state, not a problem to show.
     detail = "" if status.running or args.action == "stop" else f": {status.detail}"
@@ -162,6 +163,38 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from segments import db
+    from segments.outputs import export
+    from segments.tools import local
+
+    local.configure()
+    suffix = "".join(f"-{name.lower().replace(' ', '-')}" for name in args.segment or ())
+    output = Path(args.output or f"audience-{args.as_of}{suffix}.{args.format}")
+    progress = ProgressLine(f"Exporting {args.as_of}", unit="customers")
+    with db.connect_url(local.analyst_url()) as conn:
+        written = export.export(conn, args.as_of, output, args.format, args.segment, on_batch=progress)
+    progress.finish(written)
+    print(f"{written:,} customers of snapshot {args.as_of} written to {output} ({args.format}).")
+    return 0
+
+
+def cmd_notebook(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from segments.settings import PROJECT_ROOT
+    from segments.tools import local
+
+    local.configure()
+    # The notebook reads the warehouse as the read-only role; the URL stays in the environment.
+    os.environ.setdefault("SEGMENTS_ANALYST_URL", local.analyst_url())
+    jupyter = Path(sys.executable).with_name("jupyter")
+    os.execv(jupyter, [str(jupyter), "lab", str(PROJECT_ROOT / "notebooks" / "explore_segments.ipynb")])
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     from segments.tools import airflow_stack
 
@@ -247,6 +280,19 @@ def build_parser() -> argparse.ArgumentParser:
     rollback_parser = commands.add_parser("rollback", help="withdraw a bad published snapshot")
     rollback_parser.add_argument("--as-of", type=_date, required=True, help="the snapshot to withdraw")
     rollback_parser.set_defaults(handler=cmd_rollback)
+
+    export_parser = commands.add_parser(
+        "export", help="write a snapshot's customers (an audience) to CSV or Parquet, as the read-only role")
+    export_parser.add_argument("--as-of", type=_date, required=True, help="the published snapshot to export")
+    export_parser.add_argument("--segment", action="append", metavar="NAME",
+                               help="only this segment (repeat for several; default: every segment)")
+    export_parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    export_parser.add_argument("--output", help="file to write (default: audience-<date>[-<segment>].<format>)")
+    export_parser.set_defaults(handler=cmd_export)
+
+    notebook_parser = commands.add_parser(
+        "notebook", help="open the analysts' notebook in JupyterLab, reading the warehouse as the read-only role")
+    notebook_parser.set_defaults(handler=cmd_notebook)
 
     airflow_parser = commands.add_parser("airflow", help="a local Airflow with its UI (api-server, scheduler, ...)")
     airflow_parser.add_argument("action", choices=["start", "stop", "status"])

@@ -75,6 +75,18 @@ def warehouse_url() -> str:
     return connection_url(WAREHOUSE_CONN_ID)
 
 
+def analyst_url() -> str:
+    """The warehouse as the read-only analyst role: SEGMENTS_ANALYST_URL, else the local server's role."""
+    if "SEGMENTS_ANALYST_URL" in os.environ:
+        return os.environ["SEGMENTS_ANALYST_URL"]
+    if warehouse_url() == server.url(server.DATABASES["warehouse"]):
+        return server.analyst_url(server.DATABASES["warehouse"])
+    raise RuntimeError(
+        "SEGMENTS_ANALYST_URL is not set: export the warehouse's URL for the read-only role "
+        "(postgresql://segments_analyst:...@host:5432/segment_warehouse); exports never run with write access."
+    )
+
+
 def ensure_airflow_metadata() -> None:
     """Create or upgrade Airflow's metadata database when it is not at the installed Airflow's revision."""
     url = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]

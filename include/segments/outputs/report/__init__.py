@@ -69,7 +69,12 @@ def profiles_table(conn: psycopg.Connection, as_of_date: dt.date | None) -> str:
         for row in rows
     ]
     headers = list(PROFILE_HEADERS.values())
-    return f"Segment profiles as of {as_of_date}\n" + tabulate(table, headers=headers, stralign="right", disable_numparse=True)
+    definitions = queries.fetch_all(conn, "segments/segment_definitions__select.sql", {"as_of_date": as_of_date})
+    meaning = tabulate([[row["value_rank"], row["segment_name"], row["recommended_action"]] for row in definitions],
+                       headers=["value rank", "segment", "recommended action"], maxcolwidths=[None, None, 70])
+    return (f"Segment profiles as of {as_of_date}\n"
+            + tabulate(table, headers=headers, stralign="right", disable_numparse=True)
+            + f"\n\nWhat to do with each segment\n{meaning}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,6 +183,7 @@ def build_report(conn: psycopg.Connection, as_of_date: dt.date, reports_dir: Pat
         )
     run = runs[0]
     segments = queries.fetch_all(conn, "segments/segment_profiles__select.sql", {"as_of_date": as_of_date})
+    definitions = queries.fetch_all(conn, "segments/segment_definitions__select.sql", {"as_of_date": as_of_date})
     zscores = queries.fetch_frame(conn, "reads/report_profile_zscores.sql", {"as_of_date": as_of_date})
     customers = queries.fetch_frame(conn, "reads/report_customers.sql", {"as_of_date": as_of_date},
                                     identifiers={"features": ALL_FEATURES})
@@ -202,7 +208,7 @@ def build_report(conn: psycopg.Connection, as_of_date: dt.date, reports_dir: Pat
     for stale in charts.CHART_FILES:
         if stale not in produced:
             (folder / stale).unlink(missing_ok=True)
-    page = _report_page(run, segments, drawn)
+    page = _report_page(run, segments, definitions, drawn)
     path = folder / REPORT_FILE
     _write_atomically(path, page.encode("utf-8"))
     return path
@@ -216,7 +222,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(handle.name, path)
 
 
-def _report_page(run: dict, segments: list[dict], drawn: list[Chart]) -> str:
+def _report_page(run: dict, segments: list[dict], definitions: list[dict], drawn: list[Chart]) -> str:
     """The report's HTML (templates/report.html.j2), with the figures formatted for reading."""
     as_of = run["as_of_date"]
     silhouette = f"{run['silhouette']:.3f}" if run["silhouette"] is not None else "n/a"
@@ -236,7 +242,6 @@ def _report_page(run: dict, segments: list[dict], drawn: list[Chart]) -> str:
         {
             "colour": segment_colour(row["segment_id"]),
             "name": row["segment_name"],
-            "sentence": segment_sentence(row),
             # In the order of the table's columns after the name.
             "figures": [
                 f"{row['customers']:,}", f"{float(row['customer_share']):.1%}",
@@ -256,18 +261,7 @@ def _report_page(run: dict, segments: list[dict], drawn: list[Chart]) -> str:
         features=", ".join(run["model_features"]),
         kpis=kpis,
         segments=rows,
+        definitions=[{**definition, "colour": segment_colour(definition["segment_id"])} for definition in definitions],
+        currency=run["currency"],
         charts={chart.section_id: chart for chart in drawn},
-    )
-
-
-def segment_sentence(row: dict) -> str:
-    """One segment in plain words, from its published profile."""
-    recency = round(float(row["median_recency_days"]))
-    orders = round(float(row["median_frequency_invoices"]))
-    money = float(row["median_monetary_revenue"])
-    bought = "today" if recency == 0 else f"{recency:,} day{'s' if recency != 1 else ''} ago"
-    return (
-        f"{row['segment_name']}: {float(row['customer_share']):.0%} of customers bring "
-        f"{float(row['revenue_share'] or 0):.0%} of revenue. Typically bought {bought}, "
-        f"{orders:,} order{'s' if orders != 1 else ''}, {money:,.0f} in total."
     )

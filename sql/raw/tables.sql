@@ -1,8 +1,9 @@
 -- raw: source lines as extracted. Created idempotently before every run, like every *tables.sql.
 create schema if not exists raw;
 
--- Unlogged: a crash empties it, and the next run, finding no high-water mark, re-extracts all
--- history and rebuilds every incremental model from it. In exchange, bulk loads skip the WAL.
+-- Unlogged: a crash empties it; the next run then forgets the extracted days' fingerprints
+-- (internal/extracted_days__forget_when_raw_is_empty.sql), re-extracts all history and rebuilds
+-- every incremental model from it. In exchange, bulk loads skip the WAL.
 create unlogged table if not exists raw.invoice_lines (
     invoice_no     text,
     stock_code     text,

@@ -24,6 +24,7 @@ final as (
         runs.inertia,
         runs.silhouette,
         runs.davies_bouldin,
+        runs.bootstrap_stability,
         runs.calinski_harabasz,
         runs.segment_sizes,
         runs.lines_extracted,

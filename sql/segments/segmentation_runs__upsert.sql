@@ -4,7 +4,7 @@ insert into segments.segmentation_runs (
     segment_sizes, lines_extracted, extract_window_start, extract_window_end,
     lines_in_snapshot, lines_used, lines_excluded, lines_quarantined,
     customers_segmented, customers_excluded, customers_changed_segment, stage_seconds, published_at,
-    predecessor_as_of_date, changed_days_reextracted, source_lines_dated_after_run
+    predecessor_as_of_date, changed_days_reextracted, source_lines_dated_after_run, bootstrap_stability
 )
 
 with snapshot_lines as (
@@ -59,7 +59,8 @@ select
     now(),
     (models.metrics ->> 'predecessor_as_of_date')::date,
     %(changed_days_reextracted)s::integer,
-    %(source_lines_dated_after_run)s::bigint
+    %(source_lines_dated_after_run)s::bigint,
+    (models.metrics ->> 'bootstrap_stability')::float8
 from models, snapshot_lines, extracted_lines
 
 on conflict (as_of_date) do update set
@@ -85,4 +86,5 @@ on conflict (as_of_date) do update set
     published_at = excluded.published_at,
     predecessor_as_of_date = excluded.predecessor_as_of_date,
     changed_days_reextracted = excluded.changed_days_reextracted,
-    source_lines_dated_after_run = excluded.source_lines_dated_after_run
+    source_lines_dated_after_run = excluded.source_lines_dated_after_run,
+    bootstrap_stability = excluded.bootstrap_stability

@@ -79,6 +79,7 @@ alter table segments.segmentation_runs add column if not exists report_path text
 alter table segments.segmentation_runs add column if not exists predecessor_as_of_date date;
 alter table segments.segmentation_runs add column if not exists changed_days_reextracted integer;
 alter table segments.segmentation_runs add column if not exists source_lines_dated_after_run bigint;
+alter table segments.segmentation_runs add column if not exists bootstrap_stability double precision;
 
 create table if not exists segments.line_accounting (
     as_of_date       date not null,

@@ -78,7 +78,8 @@ select
     runs.lines_quarantined,
     runs.predecessor_as_of_date,
     runs.published_at,
-    settings.report_page_url || '?as_of=' || runs.as_of_date::text              as report_url
+    settings.report_page_url || '?as_of=' || runs.as_of_date::text              as report_url,
+    runs.bootstrap_stability
 from segments.segmentation_runs as runs
 left join internal.segment_models as models using (run_id)
 cross join internal.warehouse_settings as settings;

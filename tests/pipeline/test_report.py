@@ -119,7 +119,8 @@ def test_report_page_escapes_the_warehouse_values(tmp_path):
     """Names and ids come from data: shown as text, never run as markup, in the report and in the page."""
     run = {
         "as_of_date": dt.date(2011, 12, 10), "run_id": 'manual__"<b>"', "published_at": None, "silhouette": None,
-        "davies_bouldin": None, "customers_changed_segment": None, "k": 1, "k_selection": None,
+        "davies_bouldin": None, "bootstrap_stability": None, "customers_changed_segment": None, "k": 1,
+        "k_selection": None,
         "customers_segmented": 1, "customers_excluded": 0, "lines_used": 1, "lines_in_snapshot": 1,
         "lines_excluded": 0, "lines_quarantined": 0, "model_features": ["recency_days"], "currency": "<EUR>",
     }

@@ -169,6 +169,22 @@ def test_changed_prices_of_old_lines_are_re_extracted_and_counted(real_source, w
     assert snapshot(warehouse, dt.date(2011, 12, 10)) == snapshot(reference, dt.date(2011, 12, 10))
 
 
+def test_after_a_crash_empties_the_unlogged_raw_lines_the_next_run_re_extracts_all_history(
+    real_source, warehouse, reference
+):
+    run_stages(real_source, warehouse, dt.date(2011, 12, 9))
+    # What crash recovery does to unlogged tables: they come back empty; the fingerprints stay.
+    warehouse.execute("truncate raw.invoice_lines, intermediate.int_invoice_lines_classified")
+    result = run_stages(real_source, warehouse, dt.date(2011, 12, 10))
+    assert result["extract"]["window_start"] == "1900-01-01", "all history is extracted again"
+    in_source = real_source.execute(
+        "select count(*) from retail.invoice_lines where invoice_date < '2011-12-10'").fetchone()[0]
+    assert warehouse.execute("select count(*) from raw.invoice_lines").fetchone()[0] == in_source
+    run_stages(real_source, reference, dt.date(2011, 12, 9))
+    run_stages(real_source, reference, dt.date(2011, 12, 10))
+    assert snapshot(warehouse, dt.date(2011, 12, 10)) == snapshot(reference, dt.date(2011, 12, 10))
+
+
 # -- 5. Absurd prices ---------------------------------------------------------------------------
 
 ABSURD_LINES = [

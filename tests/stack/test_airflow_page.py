@@ -134,6 +134,10 @@ def test_customer_segments_page_in_airflow(real_source, warehouse, api_server):
         assert picker.is_visible() and picker.input_value() == "2011-12-10"
         for name in SEGMENT_NAMES:
             assert page.get_by_text(name, exact=False).first.is_visible()
+        # What each segment means, in the words segments.segment_definitions publishes.
+        for (action,) in warehouse.execute("select recommended_action from segments.segment_definitions "
+                                           "where as_of_date = %s", (AS_OF,)).fetchall():
+            assert page.get_by_text(action, exact=True).first.is_visible()
         assert page.eval_on_selector_all("img", "images => images.filter(i => i.naturalWidth > 500).length") >= 3
         page.screenshot(path=str(screenshot), full_page=True)
 

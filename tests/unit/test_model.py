@@ -282,3 +282,17 @@ def test_the_gate_refuses_a_rerun_that_shrinks_a_published_date_unless_forced():
     assert "from 6,000 to 4,300 customers (28.3%, limit 20%)" in failure and "force=true" in failure
     assert model.quality_failures(GOOD, Settings(), TOTALS, published=published, force=True) == []
     assert model.quality_failures(GOOD, Settings(), TOTALS, published=SnapshotTotals(5_000, 9e6)) == []
+
+
+def test_bootstrap_stability_is_near_one_for_segments_the_data_has_and_lower_for_noise():
+    settings = Settings()
+    clear = model.fit(customers(), settings, 3, None)
+    assert clear.metrics["bootstrap_stability"] >= 0.95
+    rng = np.random.default_rng(3)
+    noise = pd.DataFrame({
+        "recency_days": rng.uniform(0, 365, 600), "frequency_invoices": rng.uniform(1, 30, 600),
+        "monetary_revenue": rng.uniform(10, 5000, 600), "tenure_days": rng.uniform(0, 700, 600),
+        "avg_order_revenue": 100.0, "items_per_order": 10.0, "return_rate": 0.0, "distinct_products": 5,
+    }, index=[f"c{n}" for n in range(600)])
+    arbitrary = model.fit(noise, settings, 6, None)
+    assert arbitrary.metrics["bootstrap_stability"] < clear.metrics["bootstrap_stability"] - 0.1

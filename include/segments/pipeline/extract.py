@@ -141,6 +141,10 @@ def plan(
     full_history = ExtractWindow(BEGINNING_OF_HISTORY, as_of_date)
     if full_refresh:
         return full_history, []
+    forgotten = queries.execute(warehouse, "internal/extracted_days__forget_when_raw_is_empty.sql")
+    if forgotten:
+        log.warning("raw.invoice_lines is empty but %s extracted day(s) were recorded (the server crashed: the "
+                    "table is unlogged): re-extracting all history before %s.", forgotten, as_of_date)
     (row,) = queries.fetch_all(warehouse, "internal/extracted_high_water_mark.sql")
     if row["high_water_mark"] is None:
         return full_history, []

@@ -29,6 +29,10 @@ MIDDLE_NAME = "Core Regular"
 BOTTOM_NAME = "Entry-Level"
 # Candidate-set size for choosing k: large enough to be stable, small enough to stay fast.
 K_SELECTION_SAMPLE = 20_000
+# Bootstrap stability: K-Means refitted on this many resamples of a sample of this size (bounded
+# time, whatever the number of customers).
+STABILITY_RESAMPLES = 5
+STABILITY_SAMPLE = 5_000
 
 
 @dataclass(frozen=True)
@@ -271,6 +275,27 @@ def fit(frame: pd.DataFrame, settings: Settings, k: int | str, previous: Previou
     return FitResult(model, assignments, metrics, k_selection, len(training), definitions)
 
 
+def bootstrap_stability(scaled: np.ndarray, model: SegmentModel, seed: int) -> float:
+    """How little the segments depend on which customers happened to be there (0 to 1).
+
+    The mean adjusted Rand index, on a fixed sample of customers, between the model's segments and
+    those of K-Means refitted on bootstrap resamples of that sample: 1 when every resample finds
+    the same segments, near 0 when the segments are an accident of the data.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    evaluation = _sample(scaled, STABILITY_SAMPLE, seed)
+    reference = ((evaluation[:, None, :] - model.centroids[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+    rng = np.random.default_rng(seed)
+    scores = []
+    for resample in range(STABILITY_RESAMPLES):
+        drawn = evaluation[rng.integers(0, len(evaluation), len(evaluation))]
+        refitted = KMeans(n_clusters=model.k, n_init=3, random_state=seed + resample).fit(drawn)
+        scores.append(adjusted_rand_score(reference, refitted.predict(evaluation)))
+    return float(np.mean(scores))
+
+
 def measure(scaled: np.ndarray, assignments: pd.Series, model: SegmentModel, settings: Settings) -> dict:
     """Quality metrics of an assignment, on the scaled features."""
     from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
@@ -286,6 +311,7 @@ def measure(scaled: np.ndarray, assignments: pd.Series, model: SegmentModel, set
         )),
         "davies_bouldin": float(davies_bouldin_score(scaled, labels)),
         "calinski_harabasz": float(calinski_harabasz_score(scaled, labels)),
+        "bootstrap_stability": bootstrap_stability(scaled, model, settings.random_seed),
         **size_metrics(assignments.value_counts().to_dict(), model),
     }
 

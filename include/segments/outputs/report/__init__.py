@@ -231,6 +231,8 @@ def _report_page(run: dict, segments: list[dict], definitions: list[dict], drawn
     kpis = [
         ("Segments (k)", f"{run['k']}", "chosen automatically" if run["k_selection"] else "fixed k"),
         ("Silhouette", silhouette, davies),
+        ("Stability", f"{run['bootstrap_stability']:.2f}" if run["bootstrap_stability"] is not None else "n/a",
+         "bootstrap ARI (1 = same segments every time)"),
         ("Customers segmented", f"{run['customers_segmented']:,}", f"{run['customers_excluded']:,} excluded"),
         ("Changed segment", f"{changed:,}" if changed is not None else "n/a",
          "since the last snapshot" if changed is not None else "first snapshot"),

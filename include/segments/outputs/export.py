@@ -8,6 +8,8 @@ whatever the number of customers.
 from __future__ import annotations
 
 import csv
+import os
+import tempfile
 import datetime as dt
 import decimal
 from collections.abc import Callable, Iterator
@@ -46,8 +48,12 @@ def export(
     if file_format not in FORMATS:
         raise ValueError(f"Unknown export format {file_format!r}; choose one of {', '.join(FORMATS)}.")
     _check(conn, as_of_date, segments)
-    partial = output.with_name(f".{output.name}.partial")
     output.parent.mkdir(parents=True, exist_ok=True)
+    # A partial file of its own: two exports to the same path never write into each other's.
+    handle, partial_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".partial")
+    os.close(handle)
+    partial = Path(partial_name)
+    os.chmod(partial, 0o644)  # as an ordinary new file (mkstemp makes it owner-only)
     write = _write_csv if file_format == "csv" else _write_parquet
     (statement,) = queries.statements("segments/audience_export.sql")
     try:

@@ -24,7 +24,8 @@ class SegmentDefinition:
     recommended_action: str
 
 
-def _percentile(population: pd.Series, value: float) -> float:
+def percentile_of(population: pd.Series, value: float) -> float:
+    """Where `value` falls among `population`, 0 to 1 (ties count half)."""
     return float((population < value).mean() + 0.5 * (population == value).mean())
 
 
@@ -79,15 +80,16 @@ def define(
             continue
         recency = float(members["recency_days"].median())
         orders = float(members["frequency_invoices"].median())
-        money = float(members["monetary_revenue"].astype(float).median())
-        recency_pct = _percentile(frame["recency_days"], recency)
-        frequency_pct = _percentile(frame["frequency_invoices"], orders)
-        value = _band(_percentile(revenue, money), "high-value", "mid-value", "low-value")
+        member_revenue = members["monetary_revenue"].astype(float)
+        money = float(member_revenue.median())
+        recency_pct = percentile_of(frame["recency_days"], recency)
+        frequency_pct = percentile_of(frame["frequency_invoices"], orders)
+        value = _band(percentile_of(revenue, money), "high-value", "mid-value", "low-value")
         frequency = _band(frequency_pct, "frequent", "occasional", "one-time or rare")
         recent = _band(1 - recency_pct, "who bought recently", "", "who have not bought for a while")
         last = "today" if round(recency) == 0 else f"{_plural(recency, 'day')} ago"
         description = (
-            f"{len(members) / len(frame):.0%} of customers, {float(members['monetary_revenue'].astype(float).sum()) / total_revenue:.0%} "
+            f"{len(members) / len(frame):.0%} of customers, {float(member_revenue.sum()) / total_revenue:.0%} "
             f"of revenue: {value}, {frequency} buyers{' ' + recent if recent else ''}. Typically "
             f"{_plural(orders, 'order')}, {currency} {money:,.0f} in total, last purchase {last}."
         )

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from segments.errors import InsufficientDataError
-from segments.pipeline.definitions import SegmentDefinition, define
+from segments.pipeline.definitions import SegmentDefinition, define, percentile_of
 from segments.settings import K_MAX, K_MIN, Settings
 
 # scikit-learn and SciPy are imported inside the functions that fit or measure a model: every
@@ -85,12 +85,16 @@ class SegmentModel:
     def k(self) -> int:
         return len(self.segment_ids)
 
-    def assign(self, frame: pd.DataFrame) -> pd.Series:
-        """Segment id of each customer: the nearest centroid in scaled space."""
-        scaled = self.scaler.transform(frame)
+    def nearest(self, scaled: np.ndarray) -> np.ndarray:
+        """Position of each scaled row's nearest centroid."""
         # |x - c|^2 without the |x|^2 term, which is the same for every centroid: O(n * k) memory.
         distances = (self.centroids**2).sum(axis=1)[None, :] - 2 * scaled @ self.centroids.T
-        return pd.Series(np.array(self.segment_ids)[distances.argmin(axis=1)], index=frame.index, name="segment_id")
+        return distances.argmin(axis=1)
+
+    def assign(self, frame: pd.DataFrame) -> pd.Series:
+        """Segment id of each customer: the nearest centroid in scaled space."""
+        positions = self.nearest(self.scaler.transform(frame))
+        return pd.Series(np.array(self.segment_ids)[positions], index=frame.index, name="segment_id")
 
     def centroids_original(self) -> np.ndarray:
         return self.scaler.inverse(self.centroids)
@@ -173,28 +177,24 @@ def choose_k(scaled: np.ndarray, settings: Settings) -> tuple[int, list[dict]]:
     return max(eligible, key=lambda point: point["silhouette"])["k"], curve
 
 
-def _percentile_of(population: pd.Series, value: float) -> float:
-    return float((population < value).mean() + 0.5 * (population == value).mean())
-
-
 def value_ranking(frame: pd.DataFrame, labels: np.ndarray) -> list[int]:
     """Cluster indices from most to least valuable: spend, frequency and recency of their medians."""
     scores = []
     for cluster in np.unique(labels):
         members = frame[labels == cluster]
         score = (
-            _percentile_of(frame["monetary_revenue"], members["monetary_revenue"].median())
-            + _percentile_of(frame["frequency_invoices"], members["frequency_invoices"].median())
-            + 1 - _percentile_of(frame["recency_days"], members["recency_days"].median())
+            percentile_of(frame["monetary_revenue"], members["monetary_revenue"].median())
+            + percentile_of(frame["frequency_invoices"], members["frequency_invoices"].median())
+            + 1 - percentile_of(frame["recency_days"], members["recency_days"].median())
         )
         scores.append((-score, -members["monetary_revenue"].mean(), int(cluster)))
     return [cluster for _, _, cluster in sorted(scores)]
 
 
 def _middle_name(frame: pd.DataFrame, members: pd.DataFrame) -> str:
-    recency = _percentile_of(frame["recency_days"], members["recency_days"].median())
-    frequency = _percentile_of(frame["frequency_invoices"], members["frequency_invoices"].median())
-    tenure = _percentile_of(frame["tenure_days"], members["tenure_days"].median())
+    recency = percentile_of(frame["recency_days"], members["recency_days"].median())
+    frequency = percentile_of(frame["frequency_invoices"], members["frequency_invoices"].median())
+    tenure = percentile_of(frame["tenure_days"], members["tenure_days"].median())
     if recency >= 0.6:
         return "At-Risk Loyal" if frequency >= 0.5 else "Lapsing Occasional"
     if tenure <= 0.3:
@@ -286,7 +286,7 @@ def bootstrap_stability(scaled: np.ndarray, model: SegmentModel, seed: int) -> f
     from sklearn.metrics import adjusted_rand_score
 
     evaluation = _sample(scaled, STABILITY_SAMPLE, seed)
-    reference = ((evaluation[:, None, :] - model.centroids[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+    reference = model.nearest(evaluation)
     rng = np.random.default_rng(seed)
     scores = []
     for resample in range(STABILITY_RESAMPLES):

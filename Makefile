@@ -9,7 +9,7 @@ AS_OF ?=
 DEMO_LINES ?= 300000
 DEMO_CUSTOMERS ?= 4000
 
-.PHONY: setup demo test test-fast browser bench db-start db-stop clean airflow airflow-stop notebook
+.PHONY: setup demo test test-fast browser bench db-start db-stop clean airflow airflow-stop notebook evaluate
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required (set PYTHON=/path/to/python3.11)")'
@@ -56,6 +56,9 @@ airflow: db-start ## a local Airflow (api-server, scheduler, dag-processor, trig
 
 airflow-stop: setup
 	$(BIN)/segments airflow stop
+
+evaluate: db-start ## score model configurations on planted archetypes (and DATA=path, the real data): one table, also .local/evaluate/evaluation.json
+	$(BIN)/segments evaluate $(if $(DATA),--real "$(DATA)",)
 
 notebook: db-start ## the analysts' notebook (notebooks/explore_segments.ipynb) in JupyterLab, as the read-only role (SEGMENTS_ANALYST_URL, else the local one)
 	$(BIN)/segments notebook

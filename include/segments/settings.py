@@ -43,6 +43,8 @@ ALL_FEATURES = (
 )
 # Recency, frequency and monetary value: the notebook analysis' features.
 RFM_FEATURES = ("recency_days", "frequency_invoices", "monetary_revenue")
+# What a customer's orders look like: their value and size (a candidate addition, `segments evaluate`).
+BASKET_FEATURES = ("avg_order_revenue", "items_per_order")
 
 # Stock codes that are not products: postage, manual adjustments, discounts, fees, samples.
 NON_PRODUCT_STOCK_CODES = (

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from segments.settings import SOURCE_COLUMNS
-from segments.tools.generate import generate_copy_chunks
+from segments.tools.generate import ARCHETYPE_MIXES, generate_copy_chunks, planted_archetypes
 
 START = dt.date(2010, 12, 1)
 END = dt.date(2011, 12, 10)
@@ -226,6 +226,7 @@ def test_descriptions_keep_non_ascii_letters_and_trailing_spaces(sample: pd.Data
         ({"end": START}, "start must be before end"),
         ({"start": dt.datetime(2011, 1, 1)}, "start must be a datetime.date"),
         ({"end": "2011-12-10"}, "end must be a datetime.date"),
+        ({"mix": "uniform"}, "mix must be one of balanced, rare_vips"),
     ],
 )
 def test_invalid_parameters_raise_value_error(change: dict[str, object], message: str) -> None:
@@ -233,3 +234,52 @@ def test_invalid_parameters_raise_value_error(change: dict[str, object], message
     arguments.update(change)
     with pytest.raises(ValueError, match=message):
         generate_copy_chunks(**arguments)  # type: ignore[arg-type]
+
+
+# --- planted archetypes: customers of known kinds, for `segments evaluate` ----------------------
+
+PLANTED_CUSTOMERS = 2_000
+
+
+@pytest.fixture(scope="module", params=list(ARCHETYPE_MIXES))
+def planted(request) -> tuple[str, pd.DataFrame, pd.Series]:
+    """A year of a planted shop: its purchases by customer, and the truth."""
+    mix = request.param
+    frame = parse("".join(generate_copy_chunks(200_000, PLANTED_CUSTOMERS, START, END, seed=3, mix=mix)))
+    frame["invoice_date"] = pd.to_datetime(frame["invoice_date"], format="%Y-%m-%d %H:%M:%S")
+    bought = frame[~frame["invoice_no"].str.startswith("C") & frame["customer_id"].notna()].copy()
+    bought["revenue"] = bought["quantity"] * bought["unit_price"]
+    per_customer = bought.groupby(bought["customer_id"].astype(int).astype(str)).agg(
+        invoices=("invoice_no", "nunique"), revenue=("revenue", "sum"),
+        first=("invoice_date", "min"), last=("invoice_date", "max"))
+    truth = pd.Series(dict(planted_archetypes(PLANTED_CUSTOMERS, 3, mix)), name="archetype")
+    return mix, per_customer, truth
+
+
+def test_the_truth_names_one_archetype_for_every_customer_who_buys(planted) -> None:
+    mix, per_customer, truth = planted
+    assert truth.index.is_unique and len(truth) == PLANTED_CUSTOMERS
+    assert per_customer.index.isin(truth.index).all()
+    shares = truth.value_counts(normalize=True)
+    for archetype, share in ARCHETYPE_MIXES[mix].items():
+        assert shares[archetype] == pytest.approx(share, abs=0.03), archetype
+
+
+def test_planted_archetypes_behave_as_their_names_say(planted) -> None:
+    _, per_customer, truth = planted
+    by_archetype = per_customer.join(truth).groupby("archetype")
+    median = by_archetype[["invoices", "revenue"]].median()
+    last, first = by_archetype["last"].max(), by_archetype["first"].min()
+    # Wholesale VIPs buy most and spend most; one-off buyers mostly buy once.
+    assert median["revenue"].idxmax() == "wholesale_vip" and median["invoices"].idxmax() == "wholesale_vip"
+    assert (per_customer.join(truth).query("archetype == 'one_off'")["invoices"] == 1).mean() > 0.9
+    # Lapsed regulars stop buying around mid-range and buy again never; new customers only start late.
+    span = pd.Timestamp(END) - pd.Timestamp(START)
+    assert last["lapsed_regular"] < pd.Timestamp(START) + 0.75 * span
+    assert first["new_promising"] > pd.Timestamp(START) + 0.6 * span
+    assert median.loc["lapsed_regular", "invoices"] >= 2 and median.loc["steady_regular", "invoices"] >= 2
+
+
+def test_the_planted_truth_is_the_same_whatever_the_number_of_lines() -> None:
+    assert planted_archetypes(300, 5, "rare_vips") == planted_archetypes(300, 5, "rare_vips")
+    assert planted_archetypes(300, 5, "rare_vips") != planted_archetypes(300, 6, "rare_vips")

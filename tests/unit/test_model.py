@@ -182,6 +182,41 @@ def test_middle_segments_get_descriptive_and_distinct_names():
     assert len(set(names.values())) == len(names)
 
 
+@pytest.mark.parametrize("lapsed_spend", [5_000, 60_000])
+def test_above_three_segments_lapsed_former_spenders_are_named_at_risk_wherever_their_value_ranks(lapsed_spend):
+    # Lapsed former regulars: bought often, spent a lot, stopped months ago. At 5,000 they sit in
+    # the middle of the value ranking, at 60,000 at its top: neither "Core Regular" nor "VIP Premium".
+    groups = {
+        **GROUPS,
+        "lapsed": (300, 20, lapsed_spend, 700, 40),
+        "steady": (20, 10, 2_000, 600, 40),
+    }
+    frame = customers(groups=groups)
+    labels = frame["group"].map({name: number for number, name in enumerate(groups)}).to_numpy()
+    names = model.name_segments(frame, labels)
+    assert names[3] == "At-Risk Loyal"
+    assert names[0] == TOP_NAME and names[2] == BOTTOM_NAME
+    assert MIDDLE_NAME not in names[3] and TOP_NAME not in names[3]
+
+
+def test_above_three_segments_every_segment_of_one_time_buyers_is_entry_level():
+    # Two clusters of one-time buyers (long ago, recently): both "one-time or minimal", neither
+    # "New Promising" because they arrived lately.
+    groups = {**GROUPS, "recent_one_off": (20, 1, 80, 20, 60), "steady": (20, 10, 2_000, 600, 40)}
+    frame = customers(groups=groups)
+    labels = frame["group"].map({name: number for number, name in enumerate(groups)}).to_numpy()
+    names = model.name_segments(frame, labels)
+    assert names[2] == BOTTOM_NAME
+    assert names[3].startswith(BOTTOM_NAME)
+
+
+def test_with_three_segments_the_names_are_the_original_analysis_whatever_the_behaviour():
+    groups = {"vip": GROUPS["vip"], "lapsed": (300, 20, 5_000, 700, 40), "entry": GROUPS["entry"]}
+    frame = customers(groups=groups)
+    labels = frame["group"].map({name: number for number, name in enumerate(groups)}).to_numpy()
+    assert set(model.name_segments(frame, labels).values()) == {TOP_NAME, MIDDLE_NAME, BOTTOM_NAME}
+
+
 # --- ids matched against the predecessor -------------------------------------------------------
 
 def predecessor_with_ids(frame: pd.DataFrame, ids_by_group: dict[str, int]) -> SegmentModel:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from segments.errors import InsufficientDataError
-from segments.pipeline.definitions import SegmentDefinition, define, percentile_of
+from segments.pipeline.definitions import LOW, SegmentDefinition, define, percentile_of
 from segments.settings import K_MAX, K_MIN, Settings
 
 # scikit-learn and SciPy are imported inside the functions that fit or measure a model: every
@@ -138,7 +139,7 @@ def _kmeans(k: int, seed: int) -> KMeans:
     return KMeans(n_clusters=k, n_init=10, random_state=seed)
 
 
-def _fit_kmeans(training: np.ndarray, k: int, scaler: Scaler, previous: SegmentModel | None, seed: int) -> KMeans:
+def fit_kmeans(training: np.ndarray, k: int, scaler: Scaler, previous: SegmentModel | None, seed: int) -> KMeans:
     """K-Means from k-means++ seeds, or from the previous snapshot's centroids when nearly as good."""
     fresh = _kmeans(k, seed).fit(training)
     if previous is None or previous.k != k or previous.scaler.features != scaler.features:
@@ -150,7 +151,7 @@ def _fit_kmeans(training: np.ndarray, k: int, scaler: Scaler, previous: SegmentM
     return warm if warm.inertia_ <= fresh.inertia_ * (1 + WARM_START_TOLERANCE) else fresh
 
 
-def _sample(scaled: np.ndarray, size: int, seed: int) -> np.ndarray:
+def sample_rows(scaled: np.ndarray, size: int, seed: int) -> np.ndarray:
     if len(scaled) <= size:
         return scaled
     return scaled[np.random.default_rng(seed).choice(len(scaled), size=size, replace=False)]
@@ -160,7 +161,7 @@ def choose_k(scaled: np.ndarray, settings: Settings) -> tuple[int, list[dict]]:
     """Best silhouette among k from K_MIN to K_MAX, never accepting a segment below the minimum share."""
     from sklearn.metrics import silhouette_score
 
-    candidates = _sample(scaled, K_SELECTION_SAMPLE, settings.random_seed)
+    candidates = sample_rows(scaled, K_SELECTION_SAMPLE, settings.random_seed)
     curve = []
     for k in range(K_MIN, K_MAX + 1):
         labels = _kmeans(k, settings.random_seed).fit_predict(candidates)
@@ -191,26 +192,66 @@ def value_ranking(frame: pd.DataFrame, labels: np.ndarray) -> list[int]:
     return [cluster for _, _, cluster in sorted(scores)]
 
 
-def _middle_name(frame: pd.DataFrame, members: pd.DataFrame) -> str:
-    recency = percentile_of(frame["recency_days"], members["recency_days"].median())
-    frequency = percentile_of(frame["frequency_invoices"], members["frequency_invoices"].median())
-    tenure = percentile_of(frame["tenure_days"], members["tenure_days"].median())
-    if recency >= 0.6:
-        return "At-Risk Loyal" if frequency >= 0.5 else "Lapsing Occasional"
-    if tenure <= 0.3:
+@dataclass(frozen=True)
+class Behaviour:
+    """Where a cluster's median customer stands among all customers (percentiles, 0 to 1)."""
+
+    recency: float
+    frequency: float
+    tenure: float
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, members: pd.DataFrame) -> Behaviour:
+        return cls(*(percentile_of(frame[column], members[column].median())
+                     for column in ("recency_days", "frequency_invoices", "tenure_days")))
+
+    @property
+    def lapsing(self) -> bool:
+        return self.recency >= LAPSING_RECENCY_PERCENTILE
+
+
+# A segment whose median customer's last purchase is older than this share of all customers'
+# has mostly stopped buying.
+LAPSING_RECENCY_PERCENTILE = 0.6
+
+
+def _behaviour_name(behaviour: Behaviour) -> str:
+    if behaviour.frequency <= LOW:
+        return BOTTOM_NAME  # one-time or minimal buyers, whenever they came
+    if behaviour.lapsing:
+        return "At-Risk Loyal" if behaviour.frequency >= 0.5 else "Lapsing Occasional"
+    if behaviour.tenure <= 0.3:
         return "New Promising"
-    if frequency >= 0.6:
+    if behaviour.frequency >= 0.6:
         return "Loyal Regular"
     return MIDDLE_NAME
 
 
 def name_segments(frame: pd.DataFrame, labels: np.ndarray) -> dict[int, str]:
-    """Deterministic names: the most valuable cluster is VIP Premium, the least Entry-Level."""
+    """Deterministic names from value and behaviour.
+
+    With k up to 3, the original analysis' names by value: VIP Premium, Core Regular, Entry-Level.
+    Above 3, a segment is named by what its customers do: the most valuable segment still buying
+    is VIP Premium; the least valuable is Entry-Level when its customers buy rarely, and so is any
+    segment of one-time buyers; every other segment is named by its behaviour, so that lapsed
+    former high spenders are "At-Risk Loyal" wherever they sit in the value ranking, never
+    "Core Regular" or "VIP Premium".
+    """
     ranked = value_ranking(frame, labels)
-    names = {ranked[0]: TOP_NAME, ranked[-1]: BOTTOM_NAME}
-    middle = ranked[1:-1]
-    for cluster in middle:
-        name = MIDDLE_NAME if len(middle) == 1 else _middle_name(frame, frame[labels == cluster])
+    if len(ranked) <= 3:
+        names = {ranked[0]: TOP_NAME, ranked[-1]: BOTTOM_NAME}
+        names.update({cluster: MIDDLE_NAME for cluster in ranked[1:-1]})
+        return names
+    behaviour = {cluster: Behaviour.of(frame, frame[labels == cluster]) for cluster in ranked}
+    names = {}
+    top = next((cluster for cluster in ranked if not behaviour[cluster].lapsing), ranked[0])
+    names[top] = TOP_NAME
+    if ranked[-1] != top and behaviour[ranked[-1]].frequency < 0.5:
+        names[ranked[-1]] = BOTTOM_NAME
+    for cluster in ranked:
+        if cluster in names:
+            continue
+        name = _behaviour_name(behaviour[cluster])
         taken = sum(1 for existing in names.values() if existing.split(" (")[0] == name)
         names[cluster] = name if taken == 0 else f"{name} ({taken + 1})"
     return names
@@ -253,8 +294,8 @@ def fit(frame: pd.DataFrame, settings: Settings, k: int | str, previous: Previou
     k_selection: list[dict] = []
     if k == "auto":
         k, k_selection = choose_k(scaled, settings)
-    training = _sample(scaled, settings.max_training_customers, settings.random_seed)
-    kmeans = _fit_kmeans(training, int(k), scaler, previous.model if previous else None, settings.random_seed)
+    training = sample_rows(scaled, settings.max_training_customers, settings.random_seed)
+    kmeans = fit_kmeans(training, int(k), scaler, previous.model if previous else None, settings.random_seed)
     labels = kmeans.predict(scaled)
     ranked = value_ranking(frame, labels)
     names = name_segments(frame, labels)
@@ -283,16 +324,30 @@ def bootstrap_stability(scaled: np.ndarray, model: SegmentModel, seed: int) -> f
     the same segments, near 0 when the segments are an accident of the data.
     """
     from sklearn.cluster import KMeans
+
+    def refit(drawn: np.ndarray, resample_seed: int):
+        return KMeans(n_clusters=model.k, n_init=3, random_state=resample_seed).fit(drawn).predict
+
+    return resample_agreement(scaled, model.nearest, refit, seed)
+
+
+def resample_agreement(
+    scaled: np.ndarray,
+    reference: Callable[[np.ndarray], np.ndarray],
+    refit: Callable[[np.ndarray, int], Callable[[np.ndarray], np.ndarray]],
+    seed: int,
+) -> float:
+    """Mean ARI between `reference` labels and those of `refit` (any clustering method) on
+    STABILITY_RESAMPLES bootstrap resamples of a sample of at most STABILITY_SAMPLE rows."""
     from sklearn.metrics import adjusted_rand_score
 
-    evaluation = _sample(scaled, STABILITY_SAMPLE, seed)
-    reference = model.nearest(evaluation)
+    evaluation = sample_rows(scaled, STABILITY_SAMPLE, seed)
+    expected = reference(evaluation)
     rng = np.random.default_rng(seed)
     scores = []
     for resample in range(STABILITY_RESAMPLES):
         drawn = evaluation[rng.integers(0, len(evaluation), len(evaluation))]
-        refitted = KMeans(n_clusters=model.k, n_init=3, random_state=seed + resample).fit(drawn)
-        scores.append(adjusted_rand_score(reference, refitted.predict(evaluation)))
+        scores.append(adjusted_rand_score(expected, refit(drawn, seed + resample)(evaluation)))
     return float(np.mean(scores))
 
 

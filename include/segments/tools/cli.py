@@ -6,6 +6,8 @@ import argparse
 import datetime as dt
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 
 
@@ -58,6 +60,24 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
+def _integers(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _names(allowed) -> Callable[[str], tuple[str, ...]]:
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(part.strip() for part in text.split(","))
+        unknown = [name for name in names if name not in allowed]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {', '.join(unknown)}; choose from {', '.join(allowed)}")
+        return names
+
+    return parse
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from segments.tools import server
 
@@ -96,12 +116,20 @@ def cmd_load(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from segments.tools import generate, load
 
+    if args.mix and args.append:
+        print("--mix replaces the source: a planted truth describes one generation, not an appended one.",
+              file=sys.stderr)
+        return 2
     progress = ProgressLine("Generating", total=args.lines)
-    chunks = generate.generate_copy_chunks(args.lines, args.customers, args.start, args.end, seed=args.seed)
+    chunks = generate.generate_copy_chunks(args.lines, args.customers, args.start, args.end, seed=args.seed,
+                                           mix=args.mix)
+    planted = generate.planted_archetypes(args.customers, args.seed, args.mix) if args.mix else ()
     with _source() as conn:
-        lines = load.copy_into_source(conn, chunks, replace=not args.append, progress=progress)
+        lines = load.copy_into_source(conn, chunks, replace=not args.append, progress=progress, planted=planted)
     progress.finish(lines)
     print(f"{lines:,} synthetic lines ({args.start} to {args.end}, seed {args.seed}) in retail.invoice_lines.")
+    if args.mix:
+        print(f"Customers drawn from the {args.mix!r} mix of archetypes; the truth is in retail.customer_archetypes.")
     return 0
 
 
@@ -195,6 +223,29 @@ def cmd_notebook(args: argparse.Namespace) -> int:
     os.execv(jupyter, [str(jupyter), "lab", str(PROJECT_ROOT / "notebooks" / "explore_segments.ipynb")])
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from segments.settings import Settings
+    from segments.tools import evaluate, server
+
+    server.start()
+    settings = Settings()
+    candidates = evaluate.all_candidates() if args.candidates == "all" else [evaluate.default_candidate(settings)]
+    started = time.perf_counter()
+
+    def say(message: str) -> None:
+        if sys.stderr.isatty():
+            print(f"[{time.perf_counter() - started:6.0f} s] {message}", file=sys.stderr, flush=True)
+
+    given = {name: getattr(args, name) for name in ("mixes", "seeds", "lines", "customers")
+             if getattr(args, name) is not None}
+    result = evaluate.evaluate(candidates, settings, args.real, say=say, **given)
+    rows = result["rows"]
+    chosen = next(row for row in rows if row["candidate"] == result["chosen"])
+    print(evaluate.render(rows, chosen, result["reason"], result["supervised_ceiling_ari"]))
+    print(f"\nWritten to {evaluate.write(result, args.output or evaluate.OUTPUT)}")
+    return 0
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     from segments.tools import airflow_stack
 
@@ -230,6 +281,7 @@ def cmd_airflow_cli(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from segments.settings import Settings
+    from segments.tools.generate import ARCHETYPE_MIXES
 
     settings = Settings()
     parser = argparse.ArgumentParser(prog="segments", description=__doc__)
@@ -254,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate_parser.add_argument("--end", type=_date, default=dt.date(2025, 12, 1), help="day after the last (YYYY-MM-DD)")
     generate_parser.add_argument("--seed", type=int, default=42)
     generate_parser.add_argument("--append", action="store_true", help="add to the source instead of replacing it")
+    generate_parser.add_argument("--mix", choices=list(ARCHETYPE_MIXES),
+                                 help="draw customers from planted archetypes in this mix, and write the truth "
+                                      "(customer to archetype) to retail.customer_archetypes")
     generate_parser.set_defaults(handler=cmd_generate)
 
     run_parser = commands.add_parser("run", help="run the DAG for one snapshot date through Airflow")
@@ -293,6 +348,18 @@ def build_parser() -> argparse.ArgumentParser:
     notebook_parser = commands.add_parser(
         "notebook", help="open the analysts' notebook in JupyterLab, reading the warehouse as the read-only role")
     notebook_parser.set_defaults(handler=cmd_notebook)
+
+    evaluate_parser = commands.add_parser(
+        "evaluate", help="score model configurations on planted archetypes and the real data; one table, also JSON")
+    evaluate_parser.add_argument("--real", type=Path, help="the Online Retail file (the real-data columns need it)")
+    evaluate_parser.add_argument("--candidates", choices=["all", "default"], default="all")
+    evaluate_parser.add_argument("--mixes", type=_names(ARCHETYPE_MIXES),
+                                 help=f"comma-separated mixes of archetypes (default: all of {','.join(ARCHETYPE_MIXES)})")
+    evaluate_parser.add_argument("--seeds", type=_integers, help="comma-separated planted seeds (default: 1,2,3)")
+    evaluate_parser.add_argument("--lines", type=int, help="lines per planted shop (default: 400,000)")
+    evaluate_parser.add_argument("--customers", type=int, help="customers per planted shop (default: 4,000)")
+    evaluate_parser.add_argument("--output", type=Path, help="the JSON file (default: .local/evaluate/evaluation.json)")
+    evaluate_parser.set_defaults(handler=cmd_evaluate)
 
     airflow_parser = commands.add_parser("airflow", help="a local Airflow with its UI (api-server, scheduler, ...)")
     airflow_parser.add_argument("action", choices=["start", "stop", "status"])

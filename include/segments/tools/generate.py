@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -90,6 +91,41 @@ CUSTOMER_COUNTRIES = {  # share of customers by home country (real data), activi
 }  # fmt: skip
 GUEST_COUNTRIES = {"United Kingdom": 0.985, "EIRE": 0.005, "Unspecified": 0.004, "Hong Kong": 0.003, "France": 0.003}
 
+@dataclass(frozen=True)
+class Archetype:
+    """A kind of customer planted in the synthetic data, with the segment names that describe it.
+
+    Timeline positions are shares of the generated range: a customer first buys at a uniform
+    point of `arrival`, and stops buying at a uniform point of `departure` (never when None).
+    Within an archetype, activity (the relative rate of repeat orders) and basket size are
+    lognormal around these medians, with spreads wide enough that archetypes overlap.
+    """
+
+    expected_names: tuple[str, ...]
+    arrival: tuple[float, float]
+    departure: tuple[float, float] | None
+    activity_median: float
+    basket_factor: float
+
+
+ARCHETYPE_SPREAD = 0.4  # lognormal sigma of activity and basket size within an archetype
+ARCHETYPES = {
+    "wholesale_vip": Archetype(("VIP Premium",), (0.0, 0.3), None, 10.0, 5.0),
+    "steady_regular": Archetype(("Core Regular", "Loyal Regular"), (0.0, 0.4), None, 4.0, 1.0),
+    # One-off buyers who came long enough ago that not returning is observable.
+    "one_off": Archetype(("Entry-Level",), (0.0, 0.8), None, 0.01, 0.6),
+    "lapsed_regular": Archetype(("At-Risk Loyal", "Lapsing Occasional"), (0.0, 0.2), (0.3, 0.5), 15.0, 1.6),
+    "new_promising": Archetype(("New Promising",), (0.82, 0.94), None, 30.0, 1.3),
+}
+# Shares of customers per archetype: the planted benchmark's mixes.
+ARCHETYPE_MIXES = {
+    "balanced": {"wholesale_vip": 0.12, "steady_regular": 0.25, "one_off": 0.33, "lapsed_regular": 0.15,
+                 "new_promising": 0.15},
+    "rare_vips": {"wholesale_vip": 0.05, "steady_regular": 0.25, "one_off": 0.45, "lapsed_regular": 0.15,
+                  "new_promising": 0.10},
+}
+
+
 # Non-product codes: description, price median (GBP), price lognormal sigma.
 SPECIAL_CODES = {
     "POST": ("POSTAGE", 18.0, 0.0),  # price drawn from POSTAGE_PRICES instead
@@ -121,6 +157,7 @@ ADJUSTMENT_NEGATIVE_SHARE = 0.6  # real: 59% of NULL-description lines are negat
 ADJUSTMENT_NOTE_SHARE = 0.25  # adjustments with a free-text note instead of NULL description
 ADJUSTMENT_NOTES = ("damaged", "check", "?", "stock count", "water damage", "lost in warehouse", "mislabelled", "found")
 
+_NEVER = np.iinfo(np.int64).max  # the departure of a customer who never leaves (a line position)
 _BLOCK_LINES = 100_000  # generation unit; fixed so the output does not depend on chunk_lines
 _RESAMPLE_ROUNDS = 3  # re-draws of a product repeated by chance inside one invoice
 
@@ -164,11 +201,24 @@ def generate_copy_chunks(
     end: datetime.date,
     seed: int = 0,
     chunk_lines: int = 200_000,
+    mix: str | None = None,
 ) -> Iterator[str]:
-    """Yield the synthetic invoice lines as PostgreSQL COPY text-format chunks (tab separated, \\N for NULL, newline terminated), in the column order of settings.SOURCE_COLUMNS, invoice_date ascending; exactly `lines` lines in total, dates in [start, end) ."""
-    _validate(lines, customers, start, end, seed, chunk_lines)
+    """Yield the synthetic invoice lines as PostgreSQL COPY text-format chunks (tab separated, \\N for NULL, newline terminated), in the column order of settings.SOURCE_COLUMNS, invoice_date ascending; exactly `lines` lines in total, dates in [start, end) .
+
+    With `mix` (a key of ARCHETYPE_MIXES), customers are drawn from the planted archetypes, whose
+    truth `planted_archetypes` returns."""
+    _validate(lines, customers, start, end, seed, chunk_lines, mix)
     # Validation happens eagerly; the (lazy) generation starts on the first next().
-    return _chunks(int(lines), int(customers), start, end, int(seed), int(chunk_lines))
+    return _chunks(int(lines), int(customers), start, end, int(seed), int(chunk_lines), mix)
+
+
+def planted_archetypes(customers: int, seed: int, mix: str) -> list[tuple[str, str]]:
+    """The truth of a generation with `mix`: (customer_id, archetype) for every customer it can draw
+    (the archetypes do not depend on the number of lines or the dates)."""
+    _validate(1, customers, datetime.date(2000, 1, 1), datetime.date(2000, 1, 2), seed, 1, mix)
+    planted = _Customers(np.random.default_rng(_seeds(seed)[1]), int(customers), 1, mix)
+    return [(str(customer_id), planted.archetype_names[archetype])
+            for customer_id, archetype in zip(planted.ids.tolist(), planted.archetype.tolist())]
 
 
 def day_shares(start: datetime.date, end: datetime.date) -> np.ndarray:
@@ -179,7 +229,10 @@ def day_shares(start: datetime.date, end: datetime.date) -> np.ndarray:
     return weights / weights.sum()
 
 
-def _validate(lines: object, customers: object, start: object, end: object, seed: object, chunk_lines: object) -> None:
+def _validate(
+    lines: object, customers: object, start: object, end: object, seed: object, chunk_lines: object,
+    mix: object = None,
+) -> None:
     for name, value, minimum in (("lines", lines, 1), ("customers", customers, 1), ("seed", seed, 0),
                                  ("chunk_lines", chunk_lines, 1)):  # fmt: skip
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -192,12 +245,14 @@ def _validate(lines: object, customers: object, start: object, end: object, seed
             raise ValueError(f"{name} must be a datetime.date, got {value!r}")
     if not start < end:  # type: ignore[operator]
         raise ValueError(f"start must be before end (the range is [start, end)), got {start} .. {end}")
+    if mix is not None and mix not in ARCHETYPE_MIXES:
+        raise ValueError(f"mix must be one of {', '.join(ARCHETYPE_MIXES)}, got {mix!r}")
 
 
 def _chunks(
-    lines: int, customers: int, start: datetime.date, end: datetime.date, seed: int, chunk_lines: int
+    lines: int, customers: int, start: datetime.date, end: datetime.date, seed: int, chunk_lines: int, mix: str | None
 ) -> Iterator[str]:
-    generator = _Generator(lines, customers, start, end, seed)
+    generator = _Generator(lines, customers, start, end, seed, mix)
     pending: list[str] = []
     pending_lines = 0
     for block_start in range(0, lines, _BLOCK_LINES):
@@ -379,41 +434,97 @@ def _choose(rng: np.random.Generator, table: tuple[tuple[int, float], ...], size
 class _Customers:
     """Per-customer state, in order of first activity (arrival)."""
 
-    def __init__(self, rng: np.random.Generator, count: int, lines: int) -> None:
-        existing = round(count * EXISTING_CUSTOMER_SHARE)
-        arrival = np.concatenate([rng.random(existing) * EXISTING_CUSTOMER_SPAN, rng.random(count - existing)])
-        arrival.sort()
-        self.arrival = (arrival * lines).astype(np.int64)
-        self.arrival[0] = 0  # someone must be able to buy on the first line
+    def __init__(self, rng: np.random.Generator, count: int, lines: int, mix: str | None = None) -> None:
         names = list(CUSTOMER_COUNTRIES)
         shares = np.array([CUSTOMER_COUNTRIES[c][0] for c in names])
         multipliers = np.array([CUSTOMER_COUNTRIES[c][1] for c in names])
-        self.country = _draw(_cdf(shares), rng.random(count)).astype(np.uint8)
         self.country_names = names
-        activity = rng.lognormal(0.0, ACTIVITY_SIGMA, count) * multipliers[self.country]
+        self.archetype_names = list(ARCHETYPE_MIXES[mix]) if mix else []
+        if mix:
+            arrival, departure, activity, basket, archetype = self._planted(rng, count, ARCHETYPE_MIXES[mix])
+        else:
+            existing = round(count * EXISTING_CUSTOMER_SHARE)
+            arrival = np.concatenate([rng.random(existing) * EXISTING_CUSTOMER_SPAN, rng.random(count - existing)])
+        order = np.argsort(arrival, kind="stable")
+        self.arrival = (arrival[order] * lines).astype(np.int64)
+        self.arrival[0] = 0  # someone must be able to buy on the first line
+        self.country = _draw(_cdf(shares), rng.random(count)).astype(np.uint8)
+        if mix:
+            leaving = departure[order]
+            stays = np.isinf(leaving)
+            self.departure = np.full(count, _NEVER, dtype=np.int64)
+            self.departure[~stays] = (leaving[~stays] * lines).astype(np.int64)
+            self.archetype = archetype[order]
+            activity = activity[order] * multipliers[self.country]
+            scale = QTY_SCALE * basket[order]
+        else:
+            activity = rng.lognormal(0.0, ACTIVITY_SIGMA, count) * multipliers[self.country]
+            wholesale = rng.random(count) < WHOLESALE_SHARE
+            # Frequent buyers also order larger quantities: that is what concentrates revenue.
+            scale = QTY_SCALE * activity**QTY_ACTIVITY_EXPONENT * rng.lognormal(0.0, 0.5, count)
+            scale = np.where(wholesale, WHOLESALE_QTY_FACTOR * scale, scale)
         self.activity_cdf = np.cumsum(activity)
-        wholesale = rng.random(count) < WHOLESALE_SHARE
-        # Frequent buyers also order larger quantities: that is what concentrates revenue.
-        scale = QTY_SCALE * activity**QTY_ACTIVITY_EXPONENT * rng.lognormal(0.0, 0.5, count)
-        self.qty_scale = np.where(wholesale, WHOLESALE_QTY_FACTOR * scale, scale).astype(np.float32)
+        # Who can still be drawn once departed customers are: everyone who never departs.
+        self.staying_cdf = np.cumsum(np.where(stays, activity, 0.0)) if mix else None
+        self.qty_scale = scale.astype(np.float32)
         self.ids = (CUSTOMER_ID_START + rng.permutation(count)).astype(np.int64)
+
+    @staticmethod
+    def _planted(
+        rng: np.random.Generator, count: int, mix: dict[str, float]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Arrival and departure (timeline shares), activity, basket factor and archetype per customer."""
+        archetypes = [ARCHETYPES[name] for name in mix]
+        archetype = _draw(_cdf(np.array(list(mix.values()))), rng.random(count))
+        low, high = (np.array([a.arrival[i] for a in archetypes])[archetype] for i in (0, 1))
+        arrival = low + rng.random(count) * (high - low)
+        leaving = np.array([a.departure is not None for a in archetypes])[archetype]
+        span = np.array([a.departure or (1.0, 1.0) for a in archetypes])[archetype]
+        departure = np.where(leaving, span[:, 0] + rng.random(count) * (span[:, 1] - span[:, 0]), np.inf)
+        activity = np.array([a.activity_median for a in archetypes])[archetype]
+        basket = np.array([a.basket_factor for a in archetypes])[archetype]
+        activity = activity * rng.lognormal(0.0, ARCHETYPE_SPREAD, count)
+        basket = basket * rng.lognormal(0.0, ARCHETYPE_SPREAD, count)
+        return arrival, departure, activity, basket, archetype
 
     def repeat_buyers(self, rng: np.random.Generator, positions: np.ndarray) -> np.ndarray:
         """Customers already arrived at each position, drawn proportionally to their activity."""
         eligible = np.maximum(np.searchsorted(self.arrival, positions, side="right"), 1)
         x = rng.random(len(positions)) * self.activity_cdf[eligible - 1]
-        return np.minimum(np.searchsorted(self.activity_cdf, x, side="right"), eligible - 1)
+        buyers = np.minimum(np.searchsorted(self.activity_cdf, x, side="right"), eligible - 1)
+        if self.staying_cdf is None:
+            return buyers
+        # A customer who has departed buys no more: redraw a few times, then among those who stay.
+        for _ in range(_RESAMPLE_ROUNDS):
+            gone = np.flatnonzero(self.departure[buyers] <= positions)
+            if not len(gone):
+                return buyers
+            x = rng.random(len(gone)) * self.activity_cdf[eligible[gone] - 1]
+            buyers[gone] = np.minimum(np.searchsorted(self.activity_cdf, x, side="right"), eligible[gone] - 1)
+        gone = np.flatnonzero(self.departure[buyers] <= positions)
+        staying = self.staying_cdf[eligible[gone] - 1]
+        x = rng.random(len(gone)) * staying
+        buyers[gone] = np.where(staying > 0, np.minimum(
+            np.searchsorted(self.staying_cdf, x, side="right"), eligible[gone] - 1), buyers[gone])
+        return buyers
+
+
+def _seeds(seed: int) -> list[np.random.SeedSequence]:
+    """Independent streams for the catalogue, the customers and the lines."""
+    return np.random.SeedSequence(seed).spawn(3)
 
 
 class _Generator:
     """Stateful block generator: invoice numbers and customer arrivals carry over between blocks."""
 
-    def __init__(self, lines: int, customers: int, start: datetime.date, end: datetime.date, seed: int) -> None:
-        catalogue_seed, customer_seed, line_seed = np.random.SeedSequence(seed).spawn(3)
+    def __init__(
+        self, lines: int, customers: int, start: datetime.date, end: datetime.date, seed: int, mix: str | None
+    ) -> None:
+        catalogue_seed, customer_seed, line_seed = _seeds(seed)
         self.rng = np.random.default_rng(line_seed)
         self.timeline = _Timeline(start, end, lines)
         self.catalogue = _Catalogue(np.random.default_rng(catalogue_seed), lines)
-        self.customers = _Customers(np.random.default_rng(customer_seed), customers, lines)
+        self.customers = _Customers(np.random.default_rng(customer_seed), customers, lines, mix)
         self.next_arrival = 0
         self.next_invoice = INVOICE_NO_START
         countries = self.customers.country_names + [c for c in GUEST_COUNTRIES if c not in CUSTOMER_COUNTRIES]

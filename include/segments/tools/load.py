@@ -494,15 +494,22 @@ def file_chunks(path: Path, date_format: str | None = None) -> Iterator[str]:
 
 
 def copy_into_source(
-    conn: psycopg.Connection, chunks: Iterable[str], replace: bool, progress: Progress | None = None
+    conn: psycopg.Connection, chunks: Iterable[str], replace: bool, progress: Progress | None = None,
+    planted: Iterable[tuple[str, str]] = (),
 ) -> int:
-    """Stream COPY text chunks into the source table in one transaction; return lines loaded."""
+    """Stream COPY text chunks into the source table in one transaction; return lines loaded.
+
+    Replacing the source forgets any planted truth; `planted` (customer_id, archetype) rows are
+    the truth of the new lines (`segments generate --mix`).
+    """
     (copy_statement,) = queries.statements("source/copy_invoice_lines.sql")
     lines = 0
     with conn.transaction():
         queries.execute(conn, "source/create_invoice_lines.sql")
         if replace:
             queries.execute(conn, "source/truncate_invoice_lines.sql")
+            queries.execute(conn, "source/drop_customer_archetypes.sql")
+        _copy_planted_truth(conn, planted)
         with conn.cursor() as cursor, cursor.copy(queries.compose(copy_statement, {"source_columns": SOURCE_COLUMNS})) as copy:
             for chunk in chunks:
                 copy.write(chunk)
@@ -510,6 +517,17 @@ def copy_into_source(
                 if progress:
                     progress(lines)
     return lines
+
+
+def _copy_planted_truth(conn: psycopg.Connection, planted: Iterable[tuple[str, str]]) -> None:
+    rows = list(planted)
+    if not rows:
+        return
+    queries.execute(conn, "source/create_customer_archetypes.sql")
+    (copy_statement,) = queries.statements("source/copy_customer_archetypes.sql")
+    with conn.cursor() as cursor, cursor.copy(copy_statement) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def load_file(

@@ -9,6 +9,21 @@ from sklearn.metrics import adjusted_rand_score
 from segments import db, queries
 
 
+def matching(a, b) -> tuple[pd.DataFrame, list[int], list[int]]:
+    """The contingency table of two labellings of the same customers, and the one-to-one pairing
+    of their labels (row and column positions) that puts the most customers on its diagonal."""
+    table = pd.crosstab(a, b)
+    rows_matched, columns_matched = linear_sum_assignment(-table.to_numpy())
+    return table, list(rows_matched), list(columns_matched)
+
+
+def matched_share(a, b) -> float:
+    """Share of customers in the same segment once two labellings' labels are paired one to one
+    (labels are arbitrary on both sides)."""
+    table, rows_matched, columns_matched = matching(a, b)
+    return float(table.to_numpy()[rows_matched, columns_matched].sum() / len(a))
+
+
 def agreement(warehouse_url: str, run_id: str, labels_path: str) -> dict:
     """Pipeline k=3 segments of `run_id` vs the notebook's labels: adjusted Rand index, and the
     share of customers in the same segment once the labels are matched one to one (the labels
@@ -22,15 +37,13 @@ def agreement(warehouse_url: str, run_id: str, labels_path: str) -> dict:
         return {"customers_pipeline": len(pipeline), "customers_notebook": len(notebook), "customers_both": 0,
                 "adjusted_rand_index": None, "agreement_share": None}
     a, b = pipeline.loc[both].to_numpy(), notebook.loc[both].to_numpy()
-    table = pd.crosstab(a, b)
-    rows_matched, columns_matched = linear_sum_assignment(-table.to_numpy())
-    matched = int(table.to_numpy()[rows_matched, columns_matched].sum())
+    table, rows_matched, columns_matched = matching(a, b)
     return {
         "customers_pipeline": int(len(pipeline)),
         "customers_notebook": int(len(notebook)),
         "customers_both": int(len(both)),
         "adjusted_rand_index": float(adjusted_rand_score(a, b)),
-        "agreement_share": matched / len(both),
+        "agreement_share": matched_share(a, b),
         "contingency": {str(k): {str(c): int(v) for c, v in row.items()} for k, row in table.iterrows()},
         "pipeline_sizes": {str(k): int(v) for k, v in pd.Series(a).value_counts().sort_index().items()},
         "notebook_sizes": {str(k): int(v) for k, v in pd.Series(b).value_counts().sort_index().items()},

@@ -1,0 +1,2 @@
+copy retail.customer_archetypes (customer_id, archetype)
+from stdin

@@ -1,0 +1,3 @@
+-- The planted truth, one row per customer.
+select customer_id, archetype
+from retail.customer_archetypes

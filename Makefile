@@ -9,7 +9,7 @@ AS_OF ?=
 DEMO_LINES ?= 300000
 DEMO_CUSTOMERS ?= 4000
 
-.PHONY: setup demo test test-fast browser bench db-start db-stop clean airflow airflow-stop notebook evaluate
+.PHONY: setup demo test test-fast browser bench db-start db-stop clean airflow airflow-stop notebook evaluate citus compose-check
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required (set PYTHON=/path/to/python3.11)")'
@@ -18,6 +18,16 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
+
+COMPOSE_VENV := .local/compose-venv
+
+$(COMPOSE_VENV)/.installed: requirements-compose.txt
+	$(PYTHON) -m venv $(COMPOSE_VENV)
+	$(COMPOSE_VENV)/bin/pip install --quiet --no-deps -r requirements-compose.txt
+	@touch $@
+
+compose-check: $(COMPOSE_VENV)/.installed ## validate docker-compose.yaml (every profile) against the Compose schema, no engine needed
+	$(COMPOSE_VENV)/bin/docker-compose -f docker-compose.yaml --env-file .env.example --profile citus --profile flower --profile debug config -q
 
 setup: $(VENV)/.installed ## create .venv and install both locks (requirements-dev.txt includes requirements.txt)
 
@@ -42,7 +52,10 @@ browser: ## Debian's Chromium, for the browser tests (Playwright never downloads
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Chromium is missing: sudo apt-get install chromium"; exit 1; fi; }
 
-test: db-start browser ## run every test (unit, pipeline, real_data, stack) against the embedded PostgreSQL
+citus: setup ## build Citus for the embedded PostgreSQL (cached in ~/.cache/segments: seconds the second time)
+	$(BIN)/segments cluster build
+
+test: db-start browser citus $(COMPOSE_VENV)/.installed ## run every test (unit, pipeline, real_data, stack) against the embedded PostgreSQL
 	$(BIN)/pytest
 
 test-fast: setup ## the unit tests only: pure functions on tiny frames, no database, no Airflow

@@ -15,6 +15,14 @@ SQL_DIR = Path(os.environ.get("SEGMENTS_SQL_DIR", PROJECT_ROOT / "sql"))
 LOCAL_DIR = Path(os.environ.get("SEGMENTS_LOCAL_DIR", PROJECT_ROOT / ".local"))
 # The embedded PostgreSQL of `segments db start`, `make test` and the local Airflow.
 LOCAL_PG_PORT = int(os.environ.get("SEGMENTS_PG_PORT", "54329"))
+# The local Citus cluster (`segments cluster start`): the coordinator here, workers on the next ports.
+LOCAL_CITUS_PORT = int(os.environ.get("SEGMENTS_CITUS_PORT", str(LOCAL_PG_PORT + 10)))
+# Citus, built by `make citus` from this source (beside the clone, else downloaded), and kept in
+# the user's cache folder across clones.
+CITUS_VERSION = "14.0.1"
+CITUS_SOURCE = Path(os.environ.get("SEGMENTS_CITUS_SOURCE",
+                                   PROJECT_ROOT.parent / "shared" / "citus" / f"citus-{CITUS_VERSION}.tar.gz"))
+USER_CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "segments"
 
 # The number of segments a run may ask for; k=auto picks the best silhouette in this range.
 K_MIN, K_MAX = 2, 8

@@ -696,3 +696,40 @@ def test_init_script_never_pastes_values_into_sql(init_script):
         assert delimiter[0] in "'\"", (
             f"heredoc <<{delimiter} is unquoted: the shell would paste values into SQL; use psql variables"
         )
+
+
+# --- the Compose schema, as docker-compose itself reads the file ------------------------------
+
+COMPOSE_TOOL = settings.LOCAL_DIR / "compose-venv" / "bin" / "docker-compose"
+
+
+def test_docker_compose_accepts_the_file_with_every_profile():
+    if not COMPOSE_TOOL.exists():
+        message = f"{COMPOSE_TOOL} is missing (`make test` installs it from requirements-compose.txt)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    profiles = sorted({profile for service in yaml.safe_load(COMPOSE_FILE.read_text())["services"].values()
+                       for profile in service.get("profiles", [])})
+    assert "citus" in profiles
+    command = [str(COMPOSE_TOOL), "-f", str(COMPOSE_FILE), "--env-file", str(ENV_EXAMPLE),
+               *[argument for profile in profiles for argument in ("--profile", profile)]]
+    checked = subprocess.run([*command, "config", "-q"], capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stderr
+    listed = subprocess.run([*command, "config", "--services"], capture_output=True, text=True, timeout=120)
+    assert {"citus-coordinator", "citus-worker-1", "citus-worker-2", "citus-register"} <= set(listed.stdout.split())
+
+
+def test_the_citus_profile_is_optional_pinned_and_registers_its_workers_once(services):
+    citus = {name: service for name, service in services.items() if "citus" in service.get("profiles", [])}
+    assert set(citus) == {"citus-coordinator", "citus-worker-1", "citus-worker-2", "citus-register"}
+    assert all(re.fullmatch(r"citusdata/citus:\d+\.\d+\.\d+", service["image"]) for service in citus.values())
+    register = citus["citus-register"]
+    assert register["restart"] == "no"
+    assert {name: dependency["condition"] for name, dependency in register["depends_on"].items()} == {
+        "citus-coordinator": "service_healthy", "citus-worker-1": "service_healthy", "citus-worker-2": "service_healthy"}
+    script = ROOT / "docker" / "citus" / "register.sh"
+    assert os.access(script, os.X_OK)
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    for delimiter in re.findall(r"<<-?\s*(\S+)", script.read_text()):
+        assert delimiter[0] in "'\"", f"heredoc <<{delimiter} would paste values into SQL"

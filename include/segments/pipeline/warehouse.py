@@ -39,6 +39,30 @@ def ensure_schema(warehouse: psycopg.Connection, settings: Settings | None = Non
             "currency": settings.currency,
         })
         queries.execute(warehouse, "segments/comments__currency.sql")
+    distribute(warehouse, settings)
+
+
+# The table every per-customer table is co-located with on Citus (the first distributed).
+COLOCATION_ANCHOR = "intermediate.int_customer_daily"
+
+
+def distribute(warehouse: psycopg.Connection, settings: Settings) -> list[str]:
+    """On a Citus warehouse, give every table its place (internal/citus__layout.sql): the only
+    difference a distributed warehouse makes. Returns the tables converted (none once done, and
+    none on a plain PostgreSQL); converting an existing warehouse moves its rows into the shards."""
+    with warehouse.transaction():
+        (engine,) = queries.fetch_all(warehouse, "internal/citus__installed.sql")
+        pending = queries.fetch_all(warehouse, "internal/citus__layout.sql") if engine["citus"] else []
+    if pending and warehouse.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise RuntimeError("Distributing the warehouse commits table by table: call it outside any transaction.")
+    converted = []
+    for table in pending:
+        with warehouse.transaction():
+            lock_shared_models(warehouse, "setup", "distribute", settings.lock_timeout_seconds)
+            anchor = "default" if table["table_name"] == COLOCATION_ANCHOR else COLOCATION_ANCHOR
+            queries.execute(warehouse, "internal/citus__convert_table.sql", {**table, "colocate_with": anchor})
+        converted.append(table["table_name"])
+    return converted
 
 
 def lock_shared_models(

@@ -223,6 +223,45 @@ def cmd_notebook(args: argparse.Namespace) -> int:
     os.execv(jupyter, [str(jupyter), "lab", str(PROJECT_ROOT / "notebooks" / "explore_segments.ipynb")])
 
 
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from segments.tools import citus, cluster
+
+    try:
+        if args.action == "build":
+            citus.ensure(say=lambda message: print(message, file=sys.stderr))
+            return 0
+        if args.action == "distribute":
+            return _distribute_warehouse()
+        if args.action == "start":
+            state = cluster.start(args.workers)
+        elif args.action == "stop":
+            state = cluster.stop()
+        else:
+            state = cluster.status()
+    except citus.CitusBuildError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(cluster.describe(state))
+    return 0 if state.running or args.action == "stop" else 1
+
+
+def _distribute_warehouse() -> int:
+    from segments import queries
+    from segments.pipeline import warehouse
+    from segments.settings import Settings
+
+    with _warehouse() as conn:
+        # Setting the schema up distributes it on a Citus coordinator.
+        warehouse.ensure_schema(conn, Settings())
+        (engine,) = queries.fetch_all(conn, "internal/citus__installed.sql")
+    if not engine["citus"]:
+        print("The warehouse has no citus extension: it is a single PostgreSQL, nothing to distribute.", file=sys.stderr)
+        return 2
+    print("The warehouse's tables are distributed (per-customer tables sharded by customer_id, model tables "
+          "replicated, the rest on the coordinator).")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from segments.settings import Settings
     from segments.tools import evaluate, server
@@ -348,6 +387,14 @@ def build_parser() -> argparse.ArgumentParser:
     notebook_parser = commands.add_parser(
         "notebook", help="open the analysts' notebook in JupyterLab, reading the warehouse as the read-only role")
     notebook_parser.set_defaults(handler=cmd_notebook)
+
+    cluster_parser = commands.add_parser(
+        "cluster", help="a local Citus cluster: build Citus (make citus), start a coordinator and workers, stop")
+    cluster_parser.add_argument("action", choices=["build", "start", "stop", "status", "distribute"],
+                                help="distribute: give the tables of the configured warehouse (a Citus coordinator) "
+                                     "their place in the cluster, moving existing rows into the shards")
+    cluster_parser.add_argument("--workers", type=int, default=2, help="workers to start (default 2)")
+    cluster_parser.set_defaults(handler=cmd_cluster)
 
     evaluate_parser = commands.add_parser(
         "evaluate", help="score model configurations on planted archetypes and the real data; one table, also JSON")

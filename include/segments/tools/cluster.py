@@ -1,0 +1,118 @@
+"""`segments cluster`: a local Citus cluster, a coordinator and N workers on loopback ports.
+
+Each node is a server from the embedded PostgreSQL binaries (`server.Node`) with Citus preloaded,
+its own data folder and log under `.local/citus/`, and the same superuser password as the main
+server. The coordinator holds the warehouse database; the workers hold its shards. The source
+stays on the main server, a plain PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from segments import queries
+from segments.settings import LOCAL_CITUS_PORT, LOCAL_DIR
+from segments.tools import citus, server
+
+CLUSTER_DIR = LOCAL_DIR / "citus"
+WAREHOUSE = server.DATABASES["warehouse"]
+# The main server's settings, with Citus preloaded and smaller buffers: several nodes share one machine.
+NODE_SETTINGS = tuple({**server.SERVER_SETTINGS, "shared_buffers": "'256MB'",
+                       "shared_preload_libraries": "'citus'"}.items())
+
+
+def node(name: str, port: int) -> server.Node:
+    return server.Node(CLUSTER_DIR / name, port, CLUSTER_DIR / f"{name}.log", NODE_SETTINGS)
+
+
+def coordinator() -> server.Node:
+    return node("coordinator", LOCAL_CITUS_PORT)
+
+
+def workers(count: int) -> list[server.Node]:
+    return [node(f"worker-{number}", LOCAL_CITUS_PORT + number) for number in range(1, count + 1)]
+
+
+def _initialised_workers() -> list[server.Node]:
+    found = sorted(path.name for path in CLUSTER_DIR.glob("worker-*") if (path / "PG_VERSION").exists())
+    return [node(name, LOCAL_CITUS_PORT + int(name.split("-")[1])) for name in found]
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    coordinator: server.ServerStatus
+    workers: list[server.ServerStatus]
+    active_workers: list[tuple[str, int]]
+
+    @property
+    def running(self) -> bool:
+        return self.coordinator.running and all(worker.running for worker in self.workers)
+
+
+def start(worker_count: int) -> ClusterStatus:
+    """Start the coordinator and `worker_count` workers (initialising them the first time), put Citus
+    in the warehouse database of each, and register the workers with the coordinator."""
+    if not citus.installed():
+        raise citus.CitusBuildError("Citus is not installed in the embedded PostgreSQL: run `make citus` first.")
+    nodes = [coordinator(), *workers(worker_count)]
+    for each in nodes:
+        server.start_node(each)
+        server.create_database(WAREHOUSE, port=each.port)
+        with psycopg.connect(server.url(WAREHOUSE, port=each.port), autocommit=True) as conn:
+            queries.execute(conn, "internal/citus__create_extension.sql")
+    # A node reaches the others as the session's role, with that role's password, kept in Citus'
+    # catalog on every node (readable by superusers only) rather than in a file.
+    passwords = {server.SUPERUSER: server.superuser_password()}
+    for each in nodes:
+        _store_node_passwords(each, passwords)
+    with psycopg.connect(server.url(WAREHOUSE, port=nodes[0].port), autocommit=True) as conn:
+        queries.execute(conn, "internal/citus__set_coordinator.sql", {"host": server.HOST, "port": nodes[0].port})
+        for worker in nodes[1:]:
+            queries.execute(conn, "internal/citus__add_worker.sql", {"host": server.HOST, "port": worker.port})
+    # Created through Citus (in the warehouse database) once the workers are registered, the
+    # read-only role exists on every node.
+    server.ensure_analyst_role(port=nodes[0].port, database=WAREHOUSE)
+    for each in nodes:
+        _store_node_passwords(each, {server.ANALYST_ROLE: server.analyst_password()})
+    return status()
+
+
+def _store_node_passwords(each: server.Node, passwords: dict[str, str]) -> None:
+    with psycopg.connect(server.url(WAREHOUSE, port=each.port), autocommit=True) as conn:
+        for role, password in passwords.items():
+            queries.execute(conn, "internal/citus__node_password.sql", {"role": role, "authinfo": f"password={password}"})
+
+
+def stop() -> ClusterStatus:
+    for each in [*_initialised_workers(), coordinator()]:
+        server.stop(each)
+    return status()
+
+
+def status() -> ClusterStatus:
+    main = server.status(coordinator())
+    nodes = [server.status(worker) for worker in _initialised_workers()]
+    active: list[tuple[str, int]] = []
+    if main.running:
+        with psycopg.connect(server.url(WAREHOUSE, port=main.port)) as conn:
+            active = [(row["node_name"], row["node_port"])
+                      for row in queries.fetch_all(conn, "internal/citus__active_workers.sql")]
+    return ClusterStatus(main, nodes, active)
+
+
+def warehouse_url() -> str:
+    """The distributed warehouse, through the coordinator, as the superuser."""
+    return server.url(WAREHOUSE, port=LOCAL_CITUS_PORT)
+
+
+def describe(cluster: ClusterStatus) -> str:
+    lines = [f"coordinator  {'running' if cluster.coordinator.running else 'stopped'}  port {cluster.coordinator.port}  "
+             f"{cluster.coordinator.pgdata}"]
+    for worker in cluster.workers:
+        lines.append(f"worker       {'running' if worker.running else 'stopped'}  port {worker.port}  {worker.pgdata}")
+    lines.append(f"active workers registered with the coordinator: {len(cluster.active_workers)}")
+    if cluster.coordinator.running:
+        lines.append(f"warehouse    {warehouse_url()}")
+    return "\n".join(lines)

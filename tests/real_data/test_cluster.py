@@ -1,0 +1,126 @@
+"""The pipeline on a local Citus cluster (a coordinator and two workers) publishes exactly what a
+single PostgreSQL publishes, from the same source, through the same SQL files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import psycopg
+import pytest
+
+from pipeline_helpers import run_stages, snapshot_rows
+from segments import db
+from segments.outputs import operations
+from segments.pipeline import warehouse as warehouse_setup
+from segments.tools import citus, cli, cluster, server
+
+pytestmark = pytest.mark.real_data
+
+NIGHTS = [dt.date(2011, 12, day) for day in range(1, 11)]
+DEFINITIONS = ("select segment_id, segment_name, value_rank, description, recommended_action "
+               "from segments.segment_definitions where as_of_date = %s order by 1")
+
+
+@pytest.fixture(scope="module")
+def distributed_warehouse():
+    """The cluster's warehouse database, empty, on a running coordinator with two workers."""
+    if not citus.installed():
+        message = "Citus is not built for the embedded PostgreSQL"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (`make test` builds it with `make citus`)")
+        pytest.skip(message + ": run `make citus`")
+    recreate_cluster_warehouse()
+    with db.connect_url(cluster.warehouse_url()) as conn:
+        yield conn
+    cluster.stop()
+
+
+def recreate_cluster_warehouse() -> None:
+    """An empty warehouse database with Citus on every node of a running two-worker cluster."""
+    cluster.start(2)
+    for node in [cluster.coordinator(), *cluster.workers(2)]:
+        with psycopg.connect(server.url("postgres", port=node.port), autocommit=True) as conn:
+            conn.execute(f"drop database if exists {cluster.WAREHOUSE} with (force)")
+    cluster.start(2)
+
+
+def published(warehouse, as_of: dt.date) -> dict:
+    return {**snapshot_rows(warehouse, as_of), "definitions": warehouse.execute(DEFINITIONS, (as_of,)).fetchall()}
+
+
+def assert_same_snapshots(single, distributed) -> None:
+    current = "select as_of_date from internal.current_as_of_date"
+    assert distributed.execute(current).fetchall() == single.execute(current).fetchall()
+    for as_of in NIGHTS:
+        expected, actual = published(single, as_of), published(distributed, as_of)
+        differences = {table: len(set(expected[table]) ^ set(actual[table])) for table in expected}
+        assert differences == dict.fromkeys(expected, 0), f"{as_of}: rows differing per table {differences}"
+
+
+def test_the_cluster_publishes_what_a_single_postgres_publishes(real_source, warehouse, distributed_warehouse):
+    distributed = distributed_warehouse
+
+    def both(operation) -> None:
+        for target in (warehouse, distributed):
+            operation(target)
+
+    for night in NIGHTS:  # the nightly sequence
+        both(lambda target: run_stages(real_source, target, night))
+    assert_same_snapshots(warehouse, distributed)
+    assert distributed.execute("select count(*) from segments.customer_segments where as_of_date = %s",
+                               (NIGHTS[-1],)).fetchone()[0] > 4_000
+    layout = distributed.execute("select table_name::text, citus_table_type from citus_tables order by 1").fetchall()
+    assert ("segments.customer_segments", "distributed") in layout
+    assert ("internal.segment_models", "reference") in layout
+    # Every per-customer table holds its rows on both workers, none on the coordinator.
+    placements = distributed.execute(
+        "select nodeport, sum(shard_size) > 0 from citus_shards where table_name = 'segments.customer_segments'::regclass "
+        "group by 1 order by 1").fetchall()
+    assert placements == [(worker.port, True) for worker in cluster.workers(2)]
+
+    both(lambda target: run_stages(real_source, target, NIGHTS[-1]))  # a rerun
+    both(lambda target: run_stages(real_source, target, NIGHTS[4]))  # a past date again, after later ones
+    assert_same_snapshots(warehouse, distributed)
+
+    both(lambda target: operations.rollback(target, NIGHTS[-1]))  # a rollback
+    assert_same_snapshots(warehouse, distributed)
+    assert distributed.execute("select count(*) from segments.customer_segments where as_of_date = %s",
+                               (NIGHTS[-1],)).fetchone() == (0,)
+
+
+def test_the_read_only_role_reads_through_the_coordinator_and_cannot_write(distributed_warehouse):
+    warehouse_setup.ensure_schema(distributed_warehouse)
+    analyst_url = server.analyst_url(cluster.WAREHOUSE, port=cluster.coordinator().port)
+    with psycopg.connect(analyst_url) as analyst:
+        (published_rows,) = analyst.execute("select count(*) from segments.customer_segments").fetchone()
+        assert published_rows >= 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            analyst.execute("delete from segments.customer_segments")
+
+
+def test_an_existing_warehouse_moved_to_the_coordinator_is_distributed_by_one_command(
+    real_source, warehouse, distributed_warehouse, monkeypatch, capsys
+):
+    # A warehouse built on a single PostgreSQL (here: the coordinator before Citus is in its
+    # database), then `segments cluster distribute`: rows move into the shards, and the next
+    # night publishes what the single PostgreSQL publishes.
+    recreate_cluster_warehouse()
+    with psycopg.connect(server.url(cluster.WAREHOUSE, port=cluster.coordinator().port), autocommit=True) as conn:
+        conn.execute("drop extension citus cascade")
+    with db.connect_url(cluster.warehouse_url()) as moved:
+        for night in NIGHTS[-2:-1]:
+            run_stages(real_source, moved, night)
+            run_stages(real_source, warehouse, night)
+    cluster.start(2)  # Citus in the database again, the workers registered
+    monkeypatch.setenv("AIRFLOW_CONN_SEGMENT_WAREHOUSE", cluster.warehouse_url())
+    assert cli.main(["cluster", "distribute"]) == 0
+    assert "distributed" in capsys.readouterr().out
+    with db.connect_url(cluster.warehouse_url()) as moved:
+        kinds = dict(moved.execute("select table_name::text, citus_table_type from citus_tables").fetchall())
+        assert kinds["segments.customer_segments"] == "distributed"
+        assert moved.execute("select count(*) from segments.customer_segments").fetchone()[0] > 4_000
+        run_stages(real_source, moved, NIGHTS[-1])
+        run_stages(real_source, warehouse, NIGHTS[-1])
+        for night in NIGHTS[-2:]:
+            assert published(moved, night) == published(warehouse, night)

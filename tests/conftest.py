@@ -166,3 +166,15 @@ def published_history(real_source_dump):
         for day in range(1, 11):
             run_stages(source, warehouse, dt.date(2011, 12, day))
     return HISTORY_WAREHOUSE
+
+
+@pytest.fixture
+def citus_built() -> None:
+    """Citus in the embedded PostgreSQL (`make citus`, which `make test` runs): fails under CI without it."""
+    from segments.tools import citus
+
+    if not citus.installed():
+        message = "Citus is not built for the embedded PostgreSQL"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (`make test` builds it with `make citus`)")
+        pytest.skip(message + ": run `make citus`")

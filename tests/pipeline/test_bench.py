@@ -66,3 +66,21 @@ def test_bench_reports_every_measure(tmp_path):
     with server.psycopg.connect(server.url("postgres")) as conn:
         names = {row[0] for row in conn.execute("select datname from pg_database")}
     assert not names & {SOURCE_DB, WAREHOUSE_DB}
+
+
+def test_bench_runs_the_same_runs_on_a_citus_cluster_and_compares_each_stage(tmp_path, citus_built):
+    out = tmp_path / "bench"
+    status = cli.main([
+        "--sizes", "20000", "--customers", "500", "--out", str(out), "--cluster-workers", "2",
+        "--source-db", SOURCE_DB, "--warehouse-db", WAREHOUSE_DB, "--no-airflow",
+    ])
+    (record,) = json.loads((out / "bench.json").read_text())["sizes"]
+    assert status == 0, record["errors"]
+    for run in ("cluster_full", "cluster_nightly"):
+        assert set(record[run]["stages"]) == set(SEQUENCE), record[run]
+    assert record["cluster_full"]["customers_segmented"] == record["full"]["customers_segmented"]
+    assert record["cluster_nightly"]["lines_extracted"] == record["nightly"]["lines_extracted"]
+    assert record["derived"]["cluster_full_over_single"] > 0
+    markdown = (out / "bench.md").read_text()
+    assert "## The warehouse on a Citus cluster vs a single PostgreSQL" in markdown
+    assert "| 20k | nightly | **until published** |" in markdown

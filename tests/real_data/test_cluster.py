@@ -4,7 +4,6 @@ single PostgreSQL publishes, from the same source, through the same SQL files.""
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import psycopg
 import pytest
@@ -13,7 +12,7 @@ from pipeline_helpers import run_stages, snapshot_rows
 from segments import db
 from segments.outputs import operations
 from segments.pipeline import warehouse as warehouse_setup
-from segments.tools import citus, cli, cluster, server
+from segments.tools import cli, cluster, server
 
 pytestmark = pytest.mark.real_data
 
@@ -22,27 +21,13 @@ DEFINITIONS = ("select segment_id, segment_name, value_rank, description, recomm
                "from segments.segment_definitions where as_of_date = %s order by 1")
 
 
-@pytest.fixture(scope="module")
-def distributed_warehouse():
+@pytest.fixture
+def distributed_warehouse(citus_built):
     """The cluster's warehouse database, empty, on a running coordinator with two workers."""
-    if not citus.installed():
-        message = "Citus is not built for the embedded PostgreSQL"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (`make test` builds it with `make citus`)")
-        pytest.skip(message + ": run `make citus`")
-    recreate_cluster_warehouse()
+    cluster.recreate_warehouse(2)
     with db.connect_url(cluster.warehouse_url()) as conn:
         yield conn
     cluster.stop()
-
-
-def recreate_cluster_warehouse() -> None:
-    """An empty warehouse database with Citus on every node of a running two-worker cluster."""
-    cluster.start(2)
-    for node in [cluster.coordinator(), *cluster.workers(2)]:
-        with psycopg.connect(server.url("postgres", port=node.port), autocommit=True) as conn:
-            conn.execute(f"drop database if exists {cluster.WAREHOUSE} with (force)")
-    cluster.start(2)
 
 
 def published(warehouse, as_of: dt.date) -> dict:
@@ -105,7 +90,7 @@ def test_an_existing_warehouse_moved_to_the_coordinator_is_distributed_by_one_co
     # A warehouse built on a single PostgreSQL (here: the coordinator before Citus is in its
     # database), then `segments cluster distribute`: rows move into the shards, and the next
     # night publishes what the single PostgreSQL publishes.
-    recreate_cluster_warehouse()
+    cluster.recreate_warehouse(2)
     with psycopg.connect(server.url(cluster.WAREHOUSE, port=cluster.coordinator().port), autocommit=True) as conn:
         conn.execute("drop extension citus cascade")
     with db.connect_url(cluster.warehouse_url()) as moved:

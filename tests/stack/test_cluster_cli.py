@@ -3,23 +3,12 @@ cluster starts, reports and stops through the command people use."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from segments.tools import citus, cli
 
 
-@pytest.fixture
-def built() -> None:
-    if not citus.installed():
-        message = "Citus is not built for the embedded PostgreSQL"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (`make test` builds it with `make citus`)")
-        pytest.skip(message + ": run `make citus`")
-
-
-def test_a_second_build_only_reuses_the_cached_one(built, capsys) -> None:
+def test_a_second_build_only_reuses_the_cached_one(citus_built, capsys) -> None:
     assert cli.main(["cluster", "build"]) == 0
     assert "built before" in capsys.readouterr().err
 
@@ -30,7 +19,7 @@ def test_a_missing_compiler_is_named_with_what_to_install(tmp_path, monkeypatch)
         citus.require_compiler()
 
 
-def test_the_cluster_starts_reports_its_workers_and_stops(built, capsys) -> None:
+def test_the_cluster_starts_reports_its_workers_and_stops(citus_built, capsys) -> None:
     assert cli.main(["cluster", "start", "--workers", "2"]) == 0
     started = capsys.readouterr().out
     assert started.count("worker       running") == 2

@@ -85,6 +85,14 @@ def _store_node_passwords(each: server.Node, passwords: dict[str, str]) -> None:
             queries.execute(conn, "internal/citus__node_password.sql", {"role": role, "authinfo": f"password={password}"})
 
 
+def recreate_warehouse(worker_count: int) -> None:
+    """An empty warehouse database, with Citus, on every node of a running cluster (tests, the bench)."""
+    start(worker_count)
+    for each in [coordinator(), *workers(worker_count)]:
+        server.drop_database(WAREHOUSE, port=each.port)
+    start(worker_count)
+
+
 def stop() -> ClusterStatus:
     for each in [*_initialised_workers(), coordinator()]:
         server.stop(each)

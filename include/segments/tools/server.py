@@ -317,9 +317,9 @@ def scram_verifier_matches(verifier: str | None, password: str) -> bool:
             and hmac.compare_digest(hmac.digest(salted, b"Server Key", "sha256"), server_key))
 
 
-def drop_database(name: str) -> None:
-    """Drop a database on the local server, disconnecting its sessions."""
-    with psycopg.connect(url("postgres"), autocommit=True) as conn:
+def drop_database(name: str, port: int = PORT) -> None:
+    """Drop a database on a local server, disconnecting its sessions."""
+    with psycopg.connect(url("postgres", port=port), autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 

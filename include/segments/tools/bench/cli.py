@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="do not ANALYZE the warehouse before the nightly run (by default it is, as "
                              "autovacuum would have in the day between two runs)")
     parser.add_argument("--keep-databases", action="store_true", help="keep the bench databases afterwards")
+    parser.add_argument("--cluster-workers", type=int, default=0,
+                        help="also run the full and the nightly run on a local Citus cluster of a coordinator and "
+                             "this many workers, on the same source (default: skip; needs `make citus`)")
     parser.add_argument("--backfill-days", type=int, default=0,
                         help="also backfill this many consecutive dates of the real data through the local "
                              "Airflow scheduler, timed (default: skip)")

@@ -48,6 +48,10 @@ def bench_size(lines: int, args: argparse.Namespace, work_dir: Path) -> dict:
     }, work_dir, admin_url)
     record["notebook"]["memory_limit_gib"] = args.notebook_memory_limit_gib
 
+    if args.cluster_workers:
+        record["cluster_full"] = _on_cluster(label, "full run", as_of_full, args.cluster_workers, common, work_dir,
+                                             fresh=True)
+
     full_assigned = "error" not in record["full"] or record["full"].get("quality_gate_refused")
     if full_assigned and "error" not in record["notebook"]:
         say(f"{label}: comparing segments")
@@ -66,13 +70,17 @@ def bench_size(lines: int, args: argparse.Namespace, work_dir: Path) -> dict:
         **common, "as_of": as_of_nightly.isoformat(), "run_id": f"bench__nightly__{as_of_nightly}",
     }, work_dir, admin_url)
 
+    if args.cluster_workers:
+        record["cluster_nightly"] = _on_cluster(label, "nightly", as_of_nightly, args.cluster_workers, common,
+                                                work_dir, fresh=False)
+
     if args.airflow:
         record["airflow"] = _measure_airflow(label, as_of_nightly, args.airflow_db, common, work_dir, admin_url)
     else:
         record["airflow"] = {"skipped": "--no-airflow"}
 
-    for part in ("full", "notebook", "nightly", "airflow"):
-        if "error" not in record[part]:
+    for part in ("full", "notebook", "nightly", "airflow", "cluster_full", "cluster_nightly"):
+        if "error" not in record.get(part, {}):
             continue
         if part == "notebook" and record[part].get("out_of_memory"):
             # A measured outcome, not a failure of the benchmark: the notebook does not fit.
@@ -82,7 +90,25 @@ def bench_size(lines: int, args: argparse.Namespace, work_dir: Path) -> dict:
     if not args.keep_databases:
         for name in (args.source_db, args.warehouse_db):
             server.drop_database(name)
+        if args.cluster_workers:
+            from segments.tools import cluster
+
+            cluster.recreate_warehouse(args.cluster_workers)  # empty again: the shards take disk
     return record
+
+
+def _on_cluster(label: str, run: str, as_of: dt.date, worker_count: int, common: dict, work_dir: Path,
+                fresh: bool) -> dict:
+    """The same run of the pipeline with the warehouse on a local Citus cluster (the source stays)."""
+    from segments.tools import cluster
+
+    if fresh:
+        cluster.recreate_warehouse(worker_count)
+    kind = "full" if run == "full run" else "nightly"
+    return run_worker("pipeline", f"{label} {run} on Citus ({worker_count} workers)", {
+        **common, "warehouse_url": cluster.warehouse_url(), "as_of": as_of.isoformat(),
+        "run_id": f"bench__cluster_{kind}__{as_of}",
+    }, work_dir, server.url("postgres", port=cluster.coordinator().port))
 
 
 def _measure_airflow(label: str, as_of: dt.date, airflow_db: str, common: dict, work_dir: Path,
@@ -134,6 +160,11 @@ def derive(record: dict) -> dict:
     d["nightly_over_notebook_time"] = ratio(d["nightly_total_s"], d["notebook_total_s"])
     d["nightly_until_published_over_notebook_time"] = ratio(d["nightly_until_published_s"], d["notebook_total_s"])
     d["full_over_notebook_time"] = ratio(d["full_total_s"], d["notebook_total_s"])
+    if "cluster_full" in record:
+        d["cluster_full_total_s"] = _stage_total(record["cluster_full"])
+        d["cluster_nightly_until_published_s"] = _stage_total(record["cluster_nightly"], until="publish")
+        d["cluster_full_over_single"] = ratio(d["cluster_full_total_s"], d["full_total_s"])
+        d["cluster_nightly_over_single"] = ratio(d["cluster_nightly_until_published_s"], d["nightly_until_published_s"])
     notebook_rss = notebook.get("peak_rss_mib") if "error" not in notebook else None
     d["nightly_over_notebook_memory"] = ratio(nightly.get("peak_rss_mib") if "error" not in nightly else None,
                                               notebook_rss)

@@ -165,6 +165,7 @@ def render_markdown(report: dict) -> str:
             except (KeyError, TypeError, ValueError):
                 values.append("-")
         lines.append(f"| {name} | " + " | ".join(values) + " |")
+    lines += _cluster_lines(records)
     lines += ["", "## Targets", "", "| target | size | measured | threshold | result | note |",
               "| --- | --- | ---: | ---: | --- | --- |"]
     for t in report["targets"]:
@@ -175,6 +176,31 @@ def render_markdown(report: dict) -> str:
         if items:
             lines += ["", f"## {title}", "", *items]
     return "\n".join(lines) + "\n"
+
+
+def _cluster_lines(records: list[dict]) -> list[str]:
+    """The Citus case (--cluster-workers): each stage on the cluster next to the single PostgreSQL."""
+    measured = [r for r in records if "cluster_full" in r]
+    if not measured:
+        return []
+    lines = ["", "## The warehouse on a Citus cluster vs a single PostgreSQL (same source, same run)", "",
+             "| size | run | stage | single PostgreSQL (s) | Citus cluster (s) | cluster / single |",
+             "| --- | --- | --- | ---: | ---: | ---: |"]
+    for record in measured:
+        for run, single, on_cluster in (("full", record["full"], record["cluster_full"]),
+                                        ("nightly", record["nightly"], record["cluster_nightly"])):
+            for stage in SEQUENCE:
+                a, b = lookup(single, "stages", stage), lookup(on_cluster, "stages", stage)
+                lines.append(f"| {record['label']} | {run} | {stage} | {fmt_s(a)} | {fmt_s(b)} | "
+                             f"{fmt_ratio(b / a if a and b else None)} |")
+        derived = record["derived"]
+        lines.append(f"| {record['label']} | full | **total** | {fmt_s(derived['full_total_s'])} | "
+                     f"{fmt_s(derived['cluster_full_total_s'])} | **{fmt_ratio(derived['cluster_full_over_single'])}** |")
+        lines.append(f"| {record['label']} | nightly | **until published** | "
+                     f"{fmt_s(derived['nightly_until_published_s'])} | "
+                     f"{fmt_s(derived['cluster_nightly_until_published_s'])} | "
+                     f"**{fmt_ratio(derived['cluster_nightly_over_single'])}** |")
+    return lines
 
 
 def render_chart(report: dict, path: Path) -> None:

@@ -29,6 +29,11 @@ def percentile_of(population: pd.Series, value: float) -> float:
     return float((population < value).mean() + 0.5 * (population == value).mean())
 
 
+def base_name(name: str) -> str:
+    """A segment name without the " (2)" that tells two segments of one kind apart."""
+    return name.split(" (")[0]
+
+
 def _band(percentile: float, high: str, middle: str, low: str) -> str:
     return high if percentile >= HIGH else low if percentile <= LOW else middle
 
@@ -45,7 +50,7 @@ def recommended_action(name: str, recency_percentile: float, frequency_percentil
     the last purchase) gets a win-back action whatever its value; otherwise the action follows
     the segment's role.
     """
-    base = name.split(" (")[0]
+    base = base_name(name)
     lapsing = recency_percentile >= HIGH
     if base == "VIP Premium":
         if lapsing:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from segments.errors import InsufficientDataError
-from segments.pipeline.definitions import LOW, SegmentDefinition, define, percentile_of
+from segments.pipeline.definitions import LOW, SegmentDefinition, base_name, define, percentile_of
 from segments.settings import K_MAX, K_MIN, Settings
 
 # scikit-learn and SciPy are imported inside the functions that fit or measure a model: every
@@ -252,7 +252,7 @@ def name_segments(frame: pd.DataFrame, labels: np.ndarray) -> dict[int, str]:
         if cluster in names:
             continue
         name = _behaviour_name(behaviour[cluster])
-        taken = sum(1 for existing in names.values() if existing.split(" (")[0] == name)
+        taken = sum(1 for existing in names.values() if base_name(existing) == name)
         names[cluster] = name if taken == 0 else f"{name} ({taken + 1})"
     return names
 

@@ -31,6 +31,7 @@ from tabulate import tabulate
 from segments import db, queries
 from segments.pipeline import features as featuring
 from segments.pipeline import model, snapshot
+from segments.pipeline.definitions import base_name
 from segments.settings import ALL_FEATURES, BASKET_FEATURES, K_MAX, K_MIN, LOCAL_DIR, RFM_FEATURES, Settings
 from segments.tools import generate, load, runner, server
 from segments.tools.bench.agreement import matched_share
@@ -162,10 +163,6 @@ def _refit(candidate: Candidate, k: int) -> Callable[[np.ndarray, int], Callable
     return refit
 
 
-def _base_name(name: str) -> str:
-    return name.split(" (")[0]
-
-
 # --- the planted bench --------------------------------------------------------------------------
 
 def planted_scores(frame: pd.DataFrame, truth: pd.Series, candidate: Candidate, settings: Settings) -> dict:
@@ -174,7 +171,7 @@ def planted_scores(frame: pd.DataFrame, truth: pd.Series, candidate: Candidate, 
 
     archetypes = truth.loc[frame.index]
     fitted = fit_candidate(frame, candidate, None if candidate.k_mode == "auto" else archetypes.nunique(), settings)
-    names = pd.Series([_base_name(fitted.names[label]) for label in fitted.labels], index=frame.index)
+    names = pd.Series([base_name(fitted.names[label]) for label in fitted.labels], index=frame.index)
     expected = archetypes.map(lambda archetype: generate.ARCHETYPES[archetype].expected_names)
     well_named = pd.Series([name in allowed for name, allowed in zip(names, expected)], index=frame.index)
     return {

@@ -2,7 +2,7 @@
 -- counts as 'Unspecified', as the Online Retail data itself spells it).
 insert into intermediate.int_customer_country_daily (customer_id, invoice_day, country, purchase_lines)
 select customer_id, invoice_day, coalesce(nullif(trim(country), ''), 'Unspecified'), count(*)
-from intermediate.int_invoice_lines_classified
+from pg_temp.int_invoice_lines_classified
 where invoice_day >= %(window_start)s and invoice_day < %(window_end)s
   and line_class = 'purchase'
 group by 1, 2, 3

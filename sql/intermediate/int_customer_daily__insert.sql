@@ -4,7 +4,7 @@ insert into intermediate.int_customer_daily
 with lines as (
 
     select *
-    from intermediate.int_invoice_lines_classified
+    from pg_temp.int_invoice_lines_classified
     where invoice_day >= %(window_start)s and invoice_day < %(window_end)s
       and line_class in ('purchase', 'return')
 

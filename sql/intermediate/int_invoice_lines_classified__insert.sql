@@ -1,6 +1,6 @@
 -- Classify every line of the re-read window exactly once:
 -- invalid (quarantined, with its reason) > duplicate > no_customer > non_product > return > purchase.
-insert into intermediate.int_invoice_lines_classified (
+insert into pg_temp.int_invoice_lines_classified (
     invoice_no, stock_code, customer_id, quantity, unit_price, line_revenue,
     invoiced_at, invoice_day, line_class, exclusion_reason, country
 )
@@ -85,3 +85,7 @@ final as (
 )
 
 select * from final
+;
+
+-- Statistics for the aggregates' plans (a temporary table has none, and autovacuum never sees it).
+analyze pg_temp.int_invoice_lines_classified

@@ -6,7 +6,7 @@ select
     exclusion_reason,
     count(*)                          as lines,
     coalesce(sum(line_revenue), 0)    as line_revenue
-from intermediate.int_invoice_lines_classified
+from pg_temp.int_invoice_lines_classified
 where (invoice_day >= %(window_start)s and invoice_day < %(window_end)s)
    or (%(with_undated)s and invoice_day is null)
 group by invoice_day, line_class, exclusion_reason

@@ -1,22 +1,10 @@
 -- intermediate: incremental models rebuilt per changed day, and each run's own features.
 create schema if not exists intermediate;
 
--- Unlogged like raw.invoice_lines, from which it is rebuilt.
-create unlogged table if not exists intermediate.int_invoice_lines_classified (
-    invoice_no       text,
-    stock_code       text,
-    customer_id      text,
-    quantity         integer,
-    unit_price       numeric(14, 4),
-    line_revenue     numeric(18, 4),
-    invoiced_at      timestamp,
-    invoice_day      date,
-    line_class       text not null,
-    exclusion_reason text
-);
-create index if not exists int_invoice_lines_classified_day_idx on intermediate.int_invoice_lines_classified (invoice_day);
--- Added after the first release (customer attributes).
-alter table intermediate.int_invoice_lines_classified add column if not exists country text;
+-- Classified lines live only in the transaction that aggregates them
+-- (int_invoice_lines_classified__create.sql): a persistent copy of every line cost a write and
+-- an index of the whole history in a first run, and nothing read it but the aggregates.
+drop table if exists intermediate.int_invoice_lines_classified;
 
 create table if not exists intermediate.int_customer_daily (
     customer_id       text not null,

@@ -12,7 +12,7 @@ from pipeline_helpers import run_stages, snapshot_rows
 from segments import db
 from segments.outputs import operations
 from segments.pipeline import warehouse as warehouse_setup
-from segments.tools import cli, cluster, server
+from segments.tools import cli, cluster, runner, server
 
 pytestmark = pytest.mark.real_data
 
@@ -72,6 +72,26 @@ def test_the_cluster_publishes_what_a_single_postgres_publishes(real_source, war
     assert_same_snapshots(warehouse, distributed)
     assert distributed.execute("select count(*) from segments.customer_segments where as_of_date = %s",
                                (NIGHTS[-1],)).fetchone() == (0,)
+
+
+def test_dag_runs_backfilling_past_dates_on_the_cluster_publish_what_a_single_postgres_publishes(
+    real_source, warehouse, distributed_warehouse, monkeypatch
+):
+    """Real `dag.test()` runs, the Airflow connection pointed at the coordinator: the latest date
+    first, then the two days before it out of order, as an engineer backfilling would."""
+    dates = [NIGHTS[-1], NIGHTS[-3], NIGHTS[-2]]
+    for as_of in dates:
+        assert runner.run(as_of) == "success"
+    monkeypatch.setenv("AIRFLOW_CONN_SEGMENT_WAREHOUSE", cluster.warehouse_url())
+    for as_of in dates:
+        assert runner.run(as_of) == "success"
+    for as_of in dates:
+        expected, actual = published(warehouse, as_of), published(distributed_warehouse, as_of)
+        assert expected["customer_segments"], f"{as_of} was published"
+        differences = {table: len(set(expected[table]) ^ set(actual[table])) for table in expected}
+        assert differences == dict.fromkeys(expected, 0), f"{as_of}: rows differing per table {differences}"
+    layout = distributed_warehouse.execute("select count(*) from citus_tables where citus_table_type = 'distributed'")
+    assert layout.fetchone()[0] > 0, "the DAG's own schema setup distributed the warehouse"
 
 
 def test_the_read_only_role_reads_through_the_coordinator_and_cannot_write(distributed_warehouse):

@@ -117,9 +117,9 @@ class Settings:
     max_republish_shrink_share: float = field(default_factory=lambda: float(_env("MAX_REPUBLISH_SHRINK_SHARE", "0.20")))
     # Above this many customers, training uses a bounded sample and scoring happens in SQL.
     max_training_customers: int = field(default_factory=lambda: int(_env("MAX_TRAINING_CUSTOMERS", "200000")))
-    # Working memory of the aggregates' sorts and hashes (a PostgreSQL size): a first run
-    # aggregates the whole history at once, and spilling to disk doubles its time.
-    aggregates_work_mem: str = field(default_factory=lambda: _env("AGGREGATES_WORK_MEM", "512MB"))
+    # Working memory (a PostgreSQL size) of the transactions that rebuild the aggregates: a first
+    # run's rebuild sorts and hashes all history at once.
+    work_mem: str = field(default_factory=lambda: _env("WORK_MEM", "512MB"))
     # How long a run waits for another run's hold on the shared warehouse tables: long enough for
     # a full extract of a large history, short enough that a stuck run is noticed.
     lock_timeout_seconds: int = field(default_factory=lambda: int(_env("LOCK_TIMEOUT_SECONDS", "1800")))

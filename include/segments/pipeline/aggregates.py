@@ -50,10 +50,9 @@ def refresh_pending_days(warehouse: psycopg.Connection, settings: Settings) -> i
     """Rebuild the models of every queued day, and of the undated lines; return the days rebuilt.
 
     The caller holds the warehouse write lock in an open transaction, so no extract can queue
-    or rewrite days meanwhile; the classified lines and the working memory last as long as it.
+    or rewrite days meanwhile; the classified lines last as long as it.
     """
     days = [row["invoice_day"] for row in queries.fetch_all(warehouse, "internal/pending_days__select.sql")]
-    queries.execute(warehouse, "intermediate/aggregates_work_mem.sql", {"work_mem": settings.aggregates_work_mem})
     queries.execute(warehouse, "intermediate/int_invoice_lines_classified__create.sql")
     rule_params = classification_params(settings)
     for days_range, with_undated in [*((each, False) for each in day_ranges(days)), (NO_DAYS, True)]:

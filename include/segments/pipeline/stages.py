@@ -98,6 +98,7 @@ def aggregates_stage(wh: psycopg.Connection, snapshot: Snapshot, extracted: dict
     with recorded_stage(wh, snapshot, "aggregates") as detail:
         with wh.transaction():
             warehouse.lock_shared_models(wh, snapshot.run_id, "aggregates", settings.lock_timeout_seconds)
+            warehouse.use_work_mem(wh, settings.work_mem)
             detail["days_rebuilt"] = aggregates.refresh_pending_days(wh, settings)
             unclassified = aggregates.unclassified_lines(wh, window)
             counts = aggregates.window_line_counts(wh, window)
@@ -121,6 +122,7 @@ def features_stage(wh: psycopg.Connection, snapshot: Snapshot, settings: Setting
     with recorded_stage(wh, snapshot, "features") as detail:
         with wh.transaction():
             warehouse.lock_shared_models(wh, snapshot.run_id, "features", settings.lock_timeout_seconds)
+            warehouse.use_work_mem(wh, settings.work_mem)
             days_rebuilt = aggregates.refresh_pending_days(wh, settings)
             summary = features.build_features(wh, snapshot.run_id, snapshot.as_of_date, snapshot.history_days)
         if days_rebuilt:

@@ -9,7 +9,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from segments import queries
-from segments.errors import LockTimeoutError
+from segments.errors import InvalidParameterError, LockTimeoutError
 from segments.settings import Settings
 
 # Applied in order on every run; each file is idempotent. The layers, one schema each: raw (lines
@@ -63,6 +63,17 @@ def distribute(warehouse: psycopg.Connection, settings: Settings) -> list[str]:
             queries.execute(warehouse, "internal/citus__convert_table.sql", {**table, "colocate_with": anchor})
         converted.append(table["table_name"])
     return converted
+
+
+def use_work_mem(warehouse: psycopg.Connection, work_mem: str) -> None:
+    """Give the current transaction's sorts and hashes `work_mem` (a PostgreSQL size such as '512MB')."""
+    try:
+        queries.execute(warehouse, "internal/set_work_mem.sql", {"work_mem": work_mem})
+    except psycopg.errors.InvalidParameterValue as error:
+        raise InvalidParameterError(
+            f"SEGMENTS_WORK_MEM={work_mem!r} is not a memory size PostgreSQL accepts ({error.diag.message_primary}); "
+            "set it to a size such as 512MB or 2GB, or unset it for the default."
+        ) from None
 
 
 def lock_shared_models(

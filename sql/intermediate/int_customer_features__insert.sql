@@ -15,14 +15,6 @@ with daily as (
 
 ),
 
-product_days as (
-
-    select *
-    from intermediate.int_customer_product_days
-    where invoice_day < %(as_of_date)s and invoice_day >= %(history_start)s
-
-),
-
 customers as (
 
     select
@@ -52,8 +44,19 @@ countries as (
 
 products as (
 
+    -- All history (the nightly case): the products each customer first bought before the
+    -- snapshot, one row per customer-day with a first purchase, not one per product-day.
+    select customer_id, sum(new_products)::integer as distinct_products
+    from intermediate.int_customer_new_products_daily
+    where invoice_day < %(as_of_date)s and %(all_history)s
+    group by customer_id
+
+    union all
+
+    -- A history window: the products bought inside it, counted from every product-day in it.
     select customer_id, count(distinct stock_code) as distinct_products
-    from product_days
+    from intermediate.int_customer_product_days
+    where invoice_day < %(as_of_date)s and invoice_day >= %(history_start)s and not %(all_history)s
     group by customer_id
 
 ),

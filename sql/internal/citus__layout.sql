@@ -11,10 +11,11 @@ with layout (position, table_name, kind) as (
         (3, 'internal.segment_definitions', 'reference'),
         (4, 'intermediate.int_customer_daily', 'distributed'),
         (5, 'intermediate.int_customer_product_days', 'distributed'),
-        (6, 'intermediate.int_customer_country_daily', 'distributed'),
-        (7, 'intermediate.int_customer_features', 'distributed'),
-        (8, 'internal.customer_assignments', 'distributed'),
-        (9, 'segments.customer_segments', 'distributed')
+        (6, 'intermediate.int_customer_new_products_daily', 'distributed'),
+        (7, 'intermediate.int_customer_country_daily', 'distributed'),
+        (8, 'intermediate.int_customer_features', 'distributed'),
+        (9, 'internal.customer_assignments', 'distributed'),
+        (10, 'segments.customer_segments', 'distributed')
 )
 select layout.table_name, layout.kind
 from layout

@@ -21,6 +21,7 @@ DAY_MODELS = (
     ("intermediate/int_invoice_lines_classified__delete.sql", "intermediate/int_invoice_lines_classified__insert.sql"),
     ("intermediate/int_customer_daily__delete.sql", "intermediate/int_customer_daily__insert.sql"),
     ("intermediate/int_customer_product_days__delete.sql", "intermediate/int_customer_product_days__insert.sql"),
+    ("intermediate/int_customer_new_products_daily__delete.sql", "intermediate/int_customer_new_products_daily__insert.sql"),
     ("intermediate/int_customer_country_daily__delete.sql", "intermediate/int_customer_country_daily__insert.sql"),
     ("intermediate/int_line_class_daily__delete.sql", "intermediate/int_line_class_daily__insert.sql"),
 )

@@ -31,7 +31,8 @@ def build_features(
     The caller holds the warehouse write lock in an open transaction: the daily aggregates the
     features read cannot change underneath.
     """
-    params = {"run_id": run_id, "as_of_date": as_of_date, "history_start": history_start(as_of_date, history_days)}
+    params = {"run_id": run_id, "as_of_date": as_of_date, "history_start": history_start(as_of_date, history_days),
+              "all_history": history_days is None}
     queries.execute(warehouse, "intermediate/int_customer_features__delete.sql", params)
     queries.execute(warehouse, "intermediate/int_customer_features__insert.sql", params)
     return summary(warehouse, run_id)

@@ -29,46 +29,36 @@ create table if not exists intermediate.int_customer_product_days (
 create index if not exists int_customer_product_days_pair_idx
     on intermediate.int_customer_product_days (customer_id, stock_code, invoice_day);
 
--- Per customer and day: how many products the customer bought that day for the first time, so
--- that features count a customer's distinct products from one row per customer-day instead of
--- every product-day of history. A warehouse from before this model queues every extracted day,
--- so its next run computes it for every customer (as a first run does).
+-- Two daily models added after the first release. A warehouse from before either queues every
+-- extracted day when it gains them, so its next run rebuilds them for every customer, as a first
+-- run does.
 do $$
+declare
+    gains_a_model constant boolean := to_regclass('intermediate.int_customer_new_products_daily') is null
+                                   or to_regclass('intermediate.int_customer_country_daily') is null;
 begin
-    if to_regclass('intermediate.int_customer_new_products_daily') is null then
-        create table intermediate.int_customer_new_products_daily (
-            customer_id  text not null,
-            invoice_day  date not null,
-            new_products integer not null,
-            primary key (invoice_day, customer_id)
-        );
-        if to_regclass('internal.pending_days') is not null then
-            insert into internal.pending_days (invoice_day)
-            select invoice_day from internal.extracted_days
-            on conflict do nothing;
-        end if;
-    end if;
-end
-$$;
-
--- Per customer, day and country: purchase lines, from which features take each customer's
--- country as of any date. A warehouse from before this model queues every extracted day, so its
--- next run rebuilds them (as a first run does) and every customer gets a country.
-do $$
-begin
-    if to_regclass('intermediate.int_customer_country_daily') is null then
-        create table intermediate.int_customer_country_daily (
-            customer_id    text not null,
-            invoice_day    date not null,
-            country        text not null,
-            purchase_lines integer not null,
-            primary key (invoice_day, customer_id, country)
-        );
-        if to_regclass('internal.pending_days') is not null then
-            insert into internal.pending_days (invoice_day)
-            select invoice_day from internal.extracted_days
-            on conflict do nothing;
-        end if;
+    -- Per customer and day: how many products the customer bought that day for the first time, so
+    -- that features count a customer's distinct products from one row per customer-day instead of
+    -- every product-day of history.
+    create table if not exists intermediate.int_customer_new_products_daily (
+        customer_id  text not null,
+        invoice_day  date not null,
+        new_products integer not null,
+        primary key (invoice_day, customer_id)
+    );
+    -- Per customer, day and country: purchase lines, from which features take each customer's
+    -- country as of any date.
+    create table if not exists intermediate.int_customer_country_daily (
+        customer_id    text not null,
+        invoice_day    date not null,
+        country        text not null,
+        purchase_lines integer not null,
+        primary key (invoice_day, customer_id, country)
+    );
+    if gains_a_model and to_regclass('internal.pending_days') is not null then
+        insert into internal.pending_days (invoice_day)
+        select invoice_day from internal.extracted_days
+        on conflict do nothing;
     end if;
 end
 $$;

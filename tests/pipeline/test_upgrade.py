@@ -1,0 +1,40 @@
+"""A warehouse set up before a daily model existed gets it, complete, on its next run."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from conftest import fresh_database
+from pipeline_helpers import run_stages
+from segments import db
+from segments.tools import load
+
+FEATURES = ("select customer_id, distinct_products, country, first_purchase_date, last_purchase_date "
+            "from intermediate.int_customer_features where run_id = %s order by customer_id")
+
+
+def line(invoice: int, day: dt.date, customer: str, stock_code: str, country: str) -> str:
+    # invoice_no, stock_code, description, quantity, invoice_date, unit_price, customer_id, country (COPY text)
+    return f"{invoice}\t{stock_code}\tITEM\t2\t{day} 10:00:00\t3.50\t{customer}\t{country}\n"
+
+
+def test_a_warehouse_from_before_the_daily_models_computes_them_for_all_history(source, warehouse):
+    first_day = dt.date(2011, 3, 1)
+    lines = [
+        line(500000 + n, first_day + dt.timedelta(days=n % 50), f"1000{n % 4}", f"2200{n % 7}",
+             ("United Kingdom", "France", "Germany")[n % 3])
+        for n in range(120)
+    ]
+    load.copy_into_source(source, ["".join(lines)], replace=True)
+    run_stages(source, warehouse, dt.date(2011, 4, 1), publish=False)
+    # The warehouse as an earlier release left it: raw lines and the other models, without these two.
+    warehouse.execute("drop table intermediate.int_customer_new_products_daily, intermediate.int_customer_country_daily")
+    warehouse.commit()
+
+    upgraded = run_stages(source, warehouse, dt.date(2011, 4, 25), publish=False)
+
+    with db.connect_url(fresh_database("segments_test_upgrade_reference")) as reference:
+        fresh = run_stages(source, reference, dt.date(2011, 4, 25), publish=False)
+        expected = reference.execute(FEATURES, (fresh["snapshot"].run_id,)).fetchall()
+    assert warehouse.execute(FEATURES, (upgraded["snapshot"].run_id,)).fetchall() == expected
+    assert len(expected) == 4 and all(row[1] == 7 and row[2] for row in expected)

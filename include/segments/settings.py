@@ -22,6 +22,8 @@ LOCAL_CITUS_PORT = int(os.environ.get("SEGMENTS_CITUS_PORT", str(LOCAL_PG_PORT +
 CITUS_VERSION = "14.0.1"
 CITUS_SOURCE = Path(os.environ.get("SEGMENTS_CITUS_SOURCE",
                                    PROJECT_ROOT.parent / "shared" / "citus" / f"citus-{CITUS_VERSION}.tar.gz"))
+CITUS_DOWNLOAD_URL = os.environ.get("SEGMENTS_CITUS_DOWNLOAD_URL",
+                                    f"https://github.com/citusdata/citus/archive/refs/tags/v{CITUS_VERSION}.tar.gz")
 USER_CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "segments"
 
 # The number of segments a run may ask for; k=auto picks the best silhouette in this range.

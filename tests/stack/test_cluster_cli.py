@@ -3,8 +3,18 @@ cluster starts, reports and stops through the command people use."""
 
 from __future__ import annotations
 
+import functools
+import http.server
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import threading
+
 import pytest
 
+from segments.settings import CITUS_VERSION
 from segments.tools import citus, cli
 
 
@@ -17,6 +27,51 @@ def test_a_missing_compiler_is_named_with_what_to_install(tmp_path, monkeypatch)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(citus.CitusBuildError, match=r"a C compiler \(gcc or cc\) and make.*build-essential"):
         citus.require_compiler()
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    """A local HTTP server holding a Citus "release" whose configure stops with a known message."""
+    served = tmp_path / "mirror"
+    served.mkdir()
+    configure = b"#!/bin/sh\necho 'configure of the downloaded release ran'\nexit 3\n"
+    with tarfile.open(served / f"v{CITUS_VERSION}.tar.gz", "w:gz") as archive:
+        entry = tarfile.TarInfo(f"citus-{CITUS_VERSION}/configure")
+        entry.size, entry.mode = len(configure), 0o755
+        archive.addfile(entry, io.BytesIO(configure))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=served)
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+        server.shutdown()
+
+
+def build_without_the_local_source(tmp_path, download_url: str) -> subprocess.CompletedProcess:
+    """`segments cluster build` with no source tarball on disk and nothing cached: it must download."""
+    env = {**os.environ, "SEGMENTS_CITUS_SOURCE": str(tmp_path / "absent.tar.gz"),
+           "SEGMENTS_CITUS_DOWNLOAD_URL": download_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    return subprocess.run([sys.executable, "-m", "segments.tools.cli", "cluster", "build"], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_an_absent_source_is_downloaded_and_built(tmp_path, mirror) -> None:
+    url = f"{mirror}/v{CITUS_VERSION}.tar.gz"
+    result = build_without_the_local_source(tmp_path, url)
+    assert result.returncode == 2, result.stderr
+    assert f"absent: downloading Citus {CITUS_VERSION} from {url}" in result.stderr
+    # The downloaded archive was unpacked and its configure run; its failure is shown, not a traceback.
+    assert "Citus configure failed (exit 3)" in result.stderr
+    assert "configure of the downloaded release ran" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not any((tmp_path / "cache" / "segments").glob("citus-*-pg*/*")), "a failed build must cache nothing"
+
+
+def test_a_download_that_fails_says_where_to_put_the_source(tmp_path, mirror) -> None:
+    result = build_without_the_local_source(tmp_path, f"{mirror}/no-such-release.tar.gz")
+    assert result.returncode == 2
+    assert "Could not download" in result.stderr and "404" in result.stderr
+    assert "SEGMENTS_CITUS_SOURCE" in result.stderr and "make citus" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_the_cluster_starts_reports_its_workers_and_stops(citus_built, capsys) -> None:

@@ -1,7 +1,7 @@
 """`make citus`: Citus, the distributed PostgreSQL extension, built for the embedded PostgreSQL.
 
 The source is `../shared/citus/citus-<version>.tar.gz` beside the clone (or `SEGMENTS_CITUS_SOURCE`),
-else the same release downloaded from GitHub. The build is kept in the user's cache folder, keyed
+else the same release downloaded from GitHub (or `SEGMENTS_CITUS_DOWNLOAD_URL`, a mirror). The build is kept in the user's cache folder, keyed
 by the Citus and PostgreSQL versions, so a second call (another clone, a fresh `.venv`) only copies
 files: seconds instead of the compile.
 """
@@ -19,10 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from segments.settings import CITUS_SOURCE as SOURCE
+from segments.settings import CITUS_DOWNLOAD_URL as DOWNLOAD_URL
 from segments.settings import CITUS_VERSION, USER_CACHE_DIR
 from segments.tools.server import pginstall
 
-DOWNLOAD_URL = f"https://github.com/citusdata/citus/archive/refs/tags/v{CITUS_VERSION}.tar.gz"
 # The wheel's PGXS passes clang-only warning flags that gcc rejects: the build brings its own.
 CFLAGS = "-O2 -fPIC -std=gnu99"
 
@@ -92,7 +92,8 @@ def _source_archive(work: Path, say: Callable[[str], None]) -> Path:
             shutil.copyfileobj(response, out)
     except OSError as error:
         raise CitusBuildError(f"Could not download {DOWNLOAD_URL}: {error}. Put the release tarball at {SOURCE} "
-                              "(or set SEGMENTS_CITUS_SOURCE) and run `make citus` again.") from None
+                              "(or set SEGMENTS_CITUS_SOURCE, or SEGMENTS_CITUS_DOWNLOAD_URL to a mirror) and run "
+                              "`make citus` again.") from None
     return archive
 
 

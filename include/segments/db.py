@@ -56,6 +56,11 @@ def retry_connecting(
 
 
 def _redacted(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    return f"{scheme}://{credentials.split(':')[0]}:***@{host}" if at else url
+    """The connection string without its password, whether a URL or key=value pairs."""
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "(a connection string that does not parse)"
+    if "password" in params:
+        params["password"] = "***"
+    return psycopg.conninfo.make_conninfo(**params)

@@ -30,6 +30,21 @@ create table if not exists internal.pending_days (
     invoice_day date primary key
 );
 
+-- Where the extract left off in the source's change capture (source/change_capture__install.sql):
+-- the installation it read and the transaction id its next read starts from.
+create table if not exists internal.source_change_capture (
+    source_table    text primary key,
+    installation_id text not null,
+    read_from_xmin  text not null,
+    read_at         timestamptz not null default now()
+);
+
+-- Days the change capture reported changed that no extract has re-read yet: days on or after the
+-- snapshot of the run that read them (a backfill of an earlier date), kept for a later run.
+create table if not exists internal.source_changed_days (
+    invoice_day date primary key
+);
+
 -- Settings the views need: "today" is a day in the business timezone. One row, kept by the setup.
 create table if not exists internal.warehouse_settings (
     business_timezone text not null,

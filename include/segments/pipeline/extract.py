@@ -2,10 +2,12 @@
 
 Snapshot D re-reads the window [high-water mark day - look-back, D): everything newer than what
 was already extracted, plus a few recent days to pick up late or corrected lines. Days before
-the window are verified instead of re-read: the source's per-day line count and content hash must
-equal the fingerprints kept when each day was extracted, and every day that differs (changed
-prices, late or deleted lines, a reload) is re-read too. Runs skipped for days are caught up by
-the next one; a backfill of an earlier date re-reads only the days just before it.
+the window are verified instead of re-read, and every day that changed (changed prices, late or
+deleted lines, a reload) is re-read too. Where the source has the change capture
+(change_capture.py), its log names the days written since the last extract; otherwise the
+source's per-day line count and content hash must equal the fingerprints kept when each day was
+extracted. Runs skipped for days are caught up by the next one; a backfill of an earlier date
+re-reads only the days just before it.
 
 Every day whose raw lines change is queued in `internal.pending_days`; the aggregates stage
 rebuilds the models of exactly those days. Everything happens in one transaction under the
@@ -24,6 +26,7 @@ import psycopg
 
 from segments import queries
 from segments.errors import SourceError
+from segments.pipeline import change_capture
 from segments.pipeline import warehouse as warehouse_state
 from segments.settings import SOURCE_COLUMNS
 
@@ -53,6 +56,8 @@ class ExtractResult:
     window_end: dt.date
     lines_extracted: int
     changed_days_reextracted: int
+    # "full history", "change capture" or "fingerprints": how earlier days were checked for changes.
+    changed_days_found_by: str
     newest_source_line: dt.datetime
     seconds: float
 
@@ -117,7 +122,7 @@ def check_source(
     return newest
 
 
-def changed_days(
+def fingerprint_changed_days(
     source: psycopg.Connection, warehouse: psycopg.Connection, source_table: str, before: dt.date
 ) -> list[dt.date]:
     """Days before `before` whose lines in the source differ from what was extracted (line count or content hash)."""
@@ -129,6 +134,21 @@ def changed_days(
     return sorted(day for day in in_source.keys() | extracted.keys() if in_source.get(day) != extracted.get(day))
 
 
+def _window(warehouse: psycopg.Connection, as_of_date: dt.date, lookback_days: int, full_refresh: bool) -> ExtractWindow:
+    full_history = ExtractWindow(BEGINNING_OF_HISTORY, as_of_date)
+    if full_refresh:
+        return full_history
+    forgotten = queries.execute(warehouse, "internal/extracted_days__forget_when_raw_is_empty.sql")
+    if forgotten:
+        log.warning("raw.invoice_lines is empty but %s extracted day(s) were recorded (the server crashed: the "
+                    "table is unlogged): re-extracting all history before %s.", forgotten, as_of_date)
+    (row,) = queries.fetch_all(warehouse, "internal/extracted_high_water_mark.sql")
+    if row["high_water_mark"] is None:
+        return full_history
+    resume_day = min(row["high_water_mark"], as_of_date)
+    return ExtractWindow(resume_day - dt.timedelta(days=lookback_days), as_of_date)
+
+
 def plan(
     source: psycopg.Connection,
     warehouse: psycopg.Connection,
@@ -136,27 +156,25 @@ def plan(
     as_of_date: dt.date,
     lookback_days: int,
     full_refresh: bool,
-) -> tuple[ExtractWindow, list[dt.date]]:
-    """The re-read window for snapshot `as_of_date`, and the earlier days that changed in the source."""
-    full_history = ExtractWindow(BEGINNING_OF_HISTORY, as_of_date)
-    if full_refresh:
-        return full_history, []
-    forgotten = queries.execute(warehouse, "internal/extracted_days__forget_when_raw_is_empty.sql")
-    if forgotten:
-        log.warning("raw.invoice_lines is empty but %s extracted day(s) were recorded (the server crashed: the "
-                    "table is unlogged): re-extracting all history before %s.", forgotten, as_of_date)
-    (row,) = queries.fetch_all(warehouse, "internal/extracted_high_water_mark.sql")
-    if row["high_water_mark"] is None:
-        return full_history, []
-    resume_day = min(row["high_water_mark"], as_of_date)
-    window = ExtractWindow(resume_day - dt.timedelta(days=lookback_days), as_of_date)
-    changed = changed_days(source, warehouse, source_table, window.start)
+) -> tuple[ExtractWindow, list[dt.date], str]:
+    """The re-read window for snapshot `as_of_date`, the earlier days that changed in the source,
+    and how those were found."""
+    # Read the change log on every run, a full one too: the next run reads on from here.
+    captured = change_capture.days_changed_since_last_extract(source, warehouse, source_table)
+    window = _window(warehouse, as_of_date, lookback_days, full_refresh)
+    captured_before_snapshot = change_capture.carry_over(warehouse, captured or set(), as_of_date)
+    if window.start == BEGINNING_OF_HISTORY:
+        return window, [], "full history"
+    if captured is None:
+        changed, found_by = fingerprint_changed_days(source, warehouse, source_table, window.start), "fingerprints"
+    else:
+        changed, found_by = sorted(day for day in captured_before_snapshot if day < window.start), "change capture"
     if changed:
         log.warning(
-            "%s day(s) before %s changed in the source since they were extracted (first %s, last %s): "
-            "re-extracting them.", len(changed), window.start, changed[0], changed[-1],
+            "%s day(s) before %s changed in the source since they were extracted (first %s, last %s; found by "
+            "%s): re-extracting them.", len(changed), window.start, changed[0], changed[-1], found_by,
         )
-    return window, changed
+    return window, changed, found_by
 
 
 def _copy_range(
@@ -204,11 +222,12 @@ def extract(
         queries.execute(source, "source/snapshot_transaction.sql")
         newest = check_source(source, source_table, as_of_date, max_staleness_days)
         warehouse_state.lock_shared_models(warehouse, run_id, "extract", lock_timeout_seconds)
-        window, changed = plan(source, warehouse, source_table, as_of_date, lookback_days, full_refresh)
+        window, changed, found_by = plan(source, warehouse, source_table, as_of_date, lookback_days, full_refresh)
         lines = _copy_range(source, warehouse, window, True, run_id, source_table)
         for days in day_ranges(changed):
             lines += _copy_range(source, warehouse, days, False, run_id, source_table)
-    return ExtractResult(window.start, window.end, lines, len(changed), newest, round(time.perf_counter() - started, 3))
+    return ExtractResult(window.start, window.end, lines, len(changed), found_by, newest,
+                         round(time.perf_counter() - started, 3))
 
 
 def lines_dated_after(source: psycopg.Connection, source_table: str, moment: dt.datetime) -> int:

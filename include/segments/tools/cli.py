@@ -133,6 +133,28 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_source_capture(args: argparse.Namespace) -> int:
+    from segments.pipeline import change_capture
+    from segments.settings import Settings
+
+    import psycopg
+
+    source_table = Settings().source_table
+    with _source() as conn:
+        try:
+            if args.action == "install":
+                change_capture.install(conn, source_table)
+            elif args.action == "remove":
+                change_capture.remove(conn, source_table)
+        except psycopg.errors.InsufficientPrivilege as error:
+            print(f"segments source-capture {args.action}: {error.diag.message_primary}. Triggers on {source_table} "
+                  "need its owner: run this with the airflow connection retail_source (AIRFLOW_CONN_RETAIL_SOURCE) "
+                  "set to the owner's account, once; nightly runs only read the log.", file=sys.stderr)
+            return 1
+        print(change_capture.describe(conn, source_table))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from segments.tools import local
 
@@ -383,6 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
     export_parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
     export_parser.add_argument("--output", help="file to write (default: audience-<date>[-<segment>].<format>)")
     export_parser.set_defaults(handler=cmd_export)
+
+    capture_parser = commands.add_parser(
+        "source-capture", help="log the days each write to the source table touches, so nightly extracts read only "
+                               "those instead of fingerprinting all history (run as the table's owner)")
+    capture_parser.add_argument("action", choices=["install", "remove", "status"])
+    capture_parser.set_defaults(handler=cmd_source_capture)
 
     notebook_parser = commands.add_parser(
         "notebook", help="open the analysts' notebook in JupyterLab, reading the warehouse as the read-only role")

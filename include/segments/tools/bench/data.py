@@ -8,6 +8,8 @@ import time
 from collections.abc import Iterable, Iterator
 
 from segments import db, queries
+from segments.pipeline import change_capture
+from segments.settings import Settings
 from segments.tools import generate, load
 from segments.tools.cli import ProgressLine
 
@@ -71,6 +73,9 @@ def load_source(source_url: str, lines: int, customers: int, start: dt.date, end
         analyze_started = time.perf_counter()
         queries.execute(conn, "source/analyze_invoice_lines.sql")
         analyze_seconds = time.perf_counter() - analyze_started
+        # The shop has the change capture on, as a production source should: the nightly run
+        # reads the days written since the full run instead of fingerprinting all history.
+        change_capture.install(conn, Settings().source_table)
     day_text = "".join(held)
     return {
         "history_lines": loaded,

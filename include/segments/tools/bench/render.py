@@ -96,6 +96,7 @@ def measure_rows() -> list[tuple[str, Callable[[dict], str]]]:
         ("full: PostgreSQL backends peak USS / RSS (MiB)", lambda r: _backends(r["full"])),
         ("**nightly incremental run** (s)", lambda r: ""),
         ("nightly: lines re-read (window)", lambda r: _window(r["nightly"])),
+        ("nightly: earlier days checked for changes by", lambda r: _cell(r["nightly"], str, "changed_days_found_by")),
     ]
     for stage in SEQUENCE:
         rows.append((f"nightly: {stage}", lambda r, s=stage: _cell(r["nightly"], fmt_s, "stages", s)))

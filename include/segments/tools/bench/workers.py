@@ -71,6 +71,7 @@ def pipeline_worker(spec: dict) -> dict:
             window_start=extracted["window_start"],
             window_end=extracted["window_end"],
             extract_copy_seconds=extracted["seconds"],
+            changed_days_found_by=extracted["changed_days_found_by"],
             customers_segmented=featured["customers_segmented"],
             customers_excluded=featured["customers_excluded"],
             k=trained["k"],

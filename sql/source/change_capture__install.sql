@@ -9,7 +9,10 @@ create table if not exists segments_capture.tracked_tables (
     -- A new id on every install: a warehouse that read an earlier installation's log cannot
     -- trust it to be complete, and verifies every day by fingerprint once.
     installation_id uuid not null default gen_random_uuid(),
-    installed_at    timestamptz not null default now()
+    installed_at    timestamptz not null default now(),
+    -- The newest transaction whose entries `segments source-capture prune` deleted: a warehouse
+    -- whose read position is not past it may have lost entries, and fingerprints once.
+    pruned_through_xid xid8
 );
 
 create table if not exists segments_capture.changed_days (
@@ -17,7 +20,8 @@ create table if not exists segments_capture.changed_days (
     -- null with every_day: a TRUNCATE, which changes every day at once.
     invoice_day    date,
     every_day      boolean not null default false,
-    changed_by_xid xid8 not null default pg_current_xact_id()
+    changed_by_xid xid8 not null default pg_current_xact_id(),
+    changed_at     timestamptz not null default now()
 );
 -- An extract reads the entries of transactions it has not seen: a range on the transaction id.
 create index if not exists changed_days_by_xid_idx on segments_capture.changed_days (source_table, changed_by_xid);

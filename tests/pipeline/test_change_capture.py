@@ -187,3 +187,22 @@ def test_a_write_still_open_while_an_extract_reads_is_picked_up_by_the_next(capt
             run_stages(source, warehouse, FIRST_RUN, publish=False)
     assert extract_found_by(run_stages(source, warehouse, FIRST_RUN, publish=False)) == "change capture"
     assert_raw_lines_match_the_source(source, warehouse, FIRST_RUN)
+
+
+def test_pruning_the_log_past_a_warehouse_s_position_sends_it_back_to_fingerprints_once(
+    captured_warehouse, monkeypatch, capsys
+):
+    source, warehouse = captured_warehouse
+    monkeypatch.setenv("AIRFLOW_CONN_RETAIL_SOURCE", server.url(source.info.dbname))
+    apply(source, [("reprice", 11)], serial=1)
+    assert cli.main(["source-capture", "prune", "--keep-days", "30"]) == 0
+    assert "Pruned 0 log entries older than 30 days." in capsys.readouterr().out
+    assert extract_found_by(run_stages(source, warehouse, FIRST_RUN, publish=False)) == "change capture"
+
+    apply(source, [("delete", 12)], serial=2)
+    assert cli.main(["source-capture", "prune", "--keep-days", "0"]) == 0  # every entry, the delete's too
+    assert "Pruned 0 " not in capsys.readouterr().out
+    run = run_stages(source, warehouse, FIRST_RUN, publish=False)
+    assert extract_found_by(run) == "fingerprints"
+    assert_raw_lines_match_the_source(source, warehouse, FIRST_RUN)
+    assert extract_found_by(run_stages(source, warehouse, FIRST_RUN, publish=False)) == "change capture"

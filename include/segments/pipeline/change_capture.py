@@ -38,6 +38,17 @@ def remove(source: psycopg.Connection, source_table: str) -> None:
                             identifiers={"source_table": source_table})
 
 
+def prune(source: psycopg.Connection, source_table: str, keep_days: int) -> int:
+    """Delete log entries older than `keep_days`; return how many. A warehouse that has not read
+    the log since then verifies every day by fingerprint once, so pruning never hides a change."""
+    with source.transaction():
+        if not _installed(source):
+            return 0
+        rows = queries.fetch_all(source, "source/change_capture__prune.sql",
+                                 {"source_table": source_table, "keep_days": keep_days})
+    return rows[0]["entries_pruned"] if rows else 0
+
+
 def describe(source: psycopg.Connection, source_table: str) -> str:
     """One line on whether extracts of this table can use the change capture."""
     state = _state(source, source_table)
@@ -87,8 +98,13 @@ def days_changed_since_last_extract(
         log.info("First extract since the change capture on %s was installed: verifying every earlier day by "
                  "fingerprint once; later extracts read its log.", source_table)
         return None
-    changes = queries.fetch_all(source, "source/change_capture__changed_days.sql",
-                                {**params, "since_xmin": previous[0]["read_from_xmin"]})
+    since = {**params, "since_xmin": previous[0]["read_from_xmin"]}
+    (pruned,) = queries.fetch_all(source, "source/change_capture__pruned_past.sql", since)
+    if pruned["pruned_past"]:
+        log.warning("The change log of %s was pruned past where the last extract left off (no extract for longer "
+                    "than the retention): verifying every earlier day by fingerprint once.", source_table)
+        return None
+    changes = queries.fetch_all(source, "source/change_capture__changed_days.sql", since)
     if any(row["every_day"] for row in changes):
         log.warning("%s was truncated since the last extract: verifying every earlier day by fingerprint.",
                     source_table)

@@ -146,6 +146,9 @@ def cmd_source_capture(args: argparse.Namespace) -> int:
                 change_capture.install(conn, source_table)
             elif args.action == "remove":
                 change_capture.remove(conn, source_table)
+            elif args.action == "prune":
+                pruned = change_capture.prune(conn, source_table, args.keep_days)
+                print(f"Pruned {pruned:,} log entries older than {args.keep_days} days.")
         except psycopg.errors.InsufficientPrivilege as error:
             print(f"segments source-capture {args.action}: {error.diag.message_primary}. Triggers on {source_table} "
                   "need its owner: run this with the airflow connection retail_source (AIRFLOW_CONN_RETAIL_SOURCE) "
@@ -409,7 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     capture_parser = commands.add_parser(
         "source-capture", help="log the days each write to the source table touches, so nightly extracts read only "
                                "those instead of fingerprinting all history (run as the table's owner)")
-    capture_parser.add_argument("action", choices=["install", "remove", "status"])
+    capture_parser.add_argument("action", choices=["install", "remove", "status", "prune"])
+    capture_parser.add_argument("--keep-days", type=int, default=30,
+                                help="prune: keep the log entries of the last N days (default 30)")
     capture_parser.set_defaults(handler=cmd_source_capture)
 
     notebook_parser = commands.add_parser(

@@ -148,8 +148,12 @@ def test_a_new_installation_is_trusted_only_after_one_fingerprint_check(captured
 
 
 def test_the_command_installs_reports_and_removes_it_and_names_the_owner_it_needs(source, monkeypatch, capsys):
-    load.copy_into_source(source, [as_line(0, 0)], replace=True)
     monkeypatch.setenv("AIRFLOW_CONN_RETAIL_SOURCE", server.url(source.info.dbname))
+    assert cli.main(["source-capture", "install"]) == 1
+    missing = capsys.readouterr().err
+    assert f"no table {SOURCE_TABLE}" in missing and "segments load" in missing and "Traceback" not in missing
+
+    load.copy_into_source(source, [as_line(0, 0)], replace=True)
     assert cli.main(["source-capture", "status"]) == 0
     assert "not installed" in capsys.readouterr().out
     assert cli.main(["source-capture", "install"]) == 0

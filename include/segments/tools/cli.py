@@ -149,6 +149,10 @@ def cmd_source_capture(args: argparse.Namespace) -> int:
             elif args.action == "prune":
                 pruned = change_capture.prune(conn, source_table, args.keep_days)
                 print(f"Pruned {pruned:,} log entries older than {args.keep_days} days.")
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+            print(f"segments source-capture {args.action}: the source has no table {source_table}. Load data first "
+                  "(`segments load`), or set SEGMENTS_SOURCE_TABLE to the shop's invoice table.", file=sys.stderr)
+            return 1
         except psycopg.errors.InsufficientPrivilege as error:
             print(f"segments source-capture {args.action}: {error.diag.message_primary}. Triggers on {source_table} "
                   "need its owner: run this with the airflow connection retail_source (AIRFLOW_CONN_RETAIL_SOURCE) "

@@ -1,16 +1,42 @@
 -- Fingerprint the days just copied (same expression as source/day_fingerprints_before.sql), so
--- that later runs can tell whether the source changed them.
-delete from internal.extracted_days
-where invoice_day >= %(window_start)s and invoice_day < %(window_end)s;
+-- that later runs can tell whether the source changed them; and queue for the aggregates each
+-- day whose lines differ from those extracted before (gained, lost or changed), or every day of
+-- a full refresh. Most days of the look-back are re-read unchanged: they keep their models.
+create temp table if not exists extracted_fingerprints (
+    invoice_day  date primary key,
+    lines        bigint not null,
+    content_hash numeric not null
+) on commit drop;
 
-insert into internal.extracted_days (invoice_day, lines, content_hash, extract_run_id)
+truncate pg_temp.extracted_fingerprints;
+
+insert into pg_temp.extracted_fingerprints (invoice_day, lines, content_hash)
 select
     invoice_date::date,
     count(*),
     sum(hash_record_extended(row(
         invoice_no, stock_code, description, quantity, invoice_date, unit_price, customer_id, country
-    ), 0)),
-    %(run_id)s::text
+    ), 0))
 from raw.invoice_lines
 where invoice_date >= %(window_start)s and invoice_date < %(window_end)s
-group by 1
+group by 1;
+
+insert into internal.pending_days (invoice_day)
+select invoice_day
+from pg_temp.extracted_fingerprints as copied
+full join (
+    select invoice_day, lines, content_hash
+    from internal.extracted_days
+    where invoice_day >= %(window_start)s and invoice_day < %(window_end)s
+) as before using (invoice_day)
+where %(rebuild_all)s
+   or copied.lines is distinct from before.lines
+   or copied.content_hash is distinct from before.content_hash
+on conflict do nothing;
+
+delete from internal.extracted_days
+where invoice_day >= %(window_start)s and invoice_day < %(window_end)s;
+
+insert into internal.extracted_days (invoice_day, lines, content_hash, extract_run_id)
+select invoice_day, lines, content_hash, %(run_id)s::text
+from pg_temp.extracted_fingerprints

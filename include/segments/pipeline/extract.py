@@ -9,8 +9,9 @@ source's per-day line count and content hash must equal the fingerprints kept wh
 extracted. Runs skipped for days are caught up by the next one; a backfill of an earlier date
 re-reads only the days just before it.
 
-Every day whose raw lines change is queued in `internal.pending_days`; the aggregates stage
-rebuilds the models of exactly those days. Everything happens in one transaction under the
+Every day whose raw lines change is queued in `internal.pending_days` (a re-read day whose lines
+come back the same is not; a full refresh queues every day); the aggregates stage rebuilds the
+models of exactly those days. Everything happens in one transaction under the
 warehouse write lock, so concurrent runs see either all of an extract or none of it.
 """
 
@@ -179,13 +180,13 @@ def plan(
 
 def _copy_range(
     source: psycopg.Connection, warehouse: psycopg.Connection, days: ExtractWindow, with_undated: bool,
-    run_id: str, source_table: str,
+    run_id: str, source_table: str, rebuild_all: bool,
 ) -> int:
-    """Replace one range of days in raw.invoice_lines with the source's lines, COPY to COPY."""
+    """Replace one range of days in raw.invoice_lines with the source's lines, COPY to COPY; queue
+    the days whose lines changed (every day, with `rebuild_all`) for the aggregates."""
     (copy_out,) = queries.statements("source/select_invoice_lines_window.sql")
     (copy_in,) = queries.statements("raw/raw_invoice_lines__copy.sql")
     params = {**days.params(), "with_undated": with_undated}
-    queries.execute(warehouse, "internal/pending_days__queue_extracted.sql", params)
     queries.execute(warehouse, "raw/raw_invoice_lines__delete.sql", params)
     with source.cursor() as reader, warehouse.cursor() as writer:
         with reader.copy(queries.compose(copy_out, {"source_table": source_table}), {**params, "run_id": run_id}) as rows_out:
@@ -199,8 +200,8 @@ def _copy_range(
                         batch = bytearray()
                 rows_in.write(batch)
         lines = writer.rowcount
-    queries.execute(warehouse, "internal/extracted_days__refresh.sql", {**params, "run_id": run_id})
-    queries.execute(warehouse, "internal/pending_days__queue_extracted.sql", params)
+    queries.execute(warehouse, "internal/extracted_days__refresh.sql",
+                    {**params, "run_id": run_id, "rebuild_all": rebuild_all})
     return lines
 
 
@@ -223,9 +224,9 @@ def extract(
         newest = check_source(source, source_table, as_of_date, max_staleness_days)
         warehouse_state.lock_shared_models(warehouse, run_id, "extract", lock_timeout_seconds)
         window, changed, found_by = plan(source, warehouse, source_table, as_of_date, lookback_days, full_refresh)
-        lines = _copy_range(source, warehouse, window, True, run_id, source_table)
+        lines = _copy_range(source, warehouse, window, True, run_id, source_table, rebuild_all=full_refresh)
         for days in day_ranges(changed):
-            lines += _copy_range(source, warehouse, days, False, run_id, source_table)
+            lines += _copy_range(source, warehouse, days, False, run_id, source_table, rebuild_all=full_refresh)
     return ExtractResult(window.start, window.end, lines, len(changed), found_by, newest,
                          round(time.perf_counter() - started, 3))
 

@@ -1,0 +1,52 @@
+"""A nightly run rebuilds the models of the days whose lines changed, not of every day it re-reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from conftest import fresh_database
+from pipeline_helpers import run_stages
+from segments import db
+from segments.settings import Settings
+from segments.tools import load
+
+SOURCE_TABLE = Settings().source_table
+FIRST_DAY = dt.date(2011, 3, 1)
+FEATURES = ("select customer_id, recency_days, frequency_invoices, monetary_revenue, distinct_products, country "
+            "from intermediate.int_customer_features where run_id = %s order by customer_id")
+
+
+def line(number: int, day: int) -> str:
+    # invoice_no, stock_code, description, quantity, invoice_date, unit_price, customer_id, country (COPY text)
+    return (f"{500000 + number}\t{22000 + number % 6}\tITEM\t2\t{FIRST_DAY + dt.timedelta(days=day)} 10:00:00\t"
+            f"2.50\t{10000 + number % 5}\tUnited Kingdom\n")
+
+
+def days_rebuilt(run: dict) -> int:
+    return run["aggregates"]["days_rebuilt"]
+
+
+def test_only_the_new_day_and_the_changed_days_of_the_look_back_are_rebuilt(source, warehouse):
+    # A line a day for 40 days; the first run's snapshot leaves the last day for the next night.
+    load.copy_into_source(source, ["".join(line(number, number) for number in range(40))], replace=True)
+    run_stages(source, warehouse, FIRST_DAY + dt.timedelta(days=39), publish=False)
+
+    # The next night re-reads the look-back (3 days) and the new day: only the new day changed.
+    night = FIRST_DAY + dt.timedelta(days=40)
+    assert days_rebuilt(run_stages(source, warehouse, night, publish=False)) == 1
+
+    # A price corrected inside the look-back, and a line gone from it: those two days are rebuilt.
+    source.execute(f"update {SOURCE_TABLE} set unit_price = 3.75 where invoice_no = '500038'")
+    source.execute(f"delete from {SOURCE_TABLE} where invoice_no = '500037'")
+    source.commit()
+    rerun = run_stages(source, warehouse, night, publish=False)
+    assert days_rebuilt(rerun) == 2
+
+    # ... and the features are those of a warehouse built from scratch on the corrected source.
+    with db.connect_url(fresh_database("segments_test_incremental_reference")) as reference:
+        fresh = run_stages(source, reference, night, publish=False)
+        expected = reference.execute(FEATURES, (fresh["snapshot"].run_id,)).fetchall()
+    assert warehouse.execute(FEATURES, (rerun["snapshot"].run_id,)).fetchall() == expected
+
+    # A full refresh rebuilds every day, changed or not (the repair for models out of step).
+    assert days_rebuilt(run_stages(source, warehouse, night, publish=False, full_refresh=True)) == 39

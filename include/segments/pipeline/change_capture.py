@@ -24,10 +24,11 @@ TRIGGERS = 4
 
 def install(source: psycopg.Connection, source_table: str) -> None:
     """Create the log and attach its triggers to the source table (again: a new installation)."""
+    params, identifiers = {"source_table": source_table}, {"source_table": source_table}
     with source.transaction():
         queries.execute(source, "source/change_capture__install.sql")
-        queries.execute(source, "source/change_capture__attach.sql", {"source_table": source_table},
-                        identifiers={"source_table": source_table})
+        queries.execute(source, "source/change_capture__detach.sql", params, identifiers=identifiers)
+        queries.execute(source, "source/change_capture__attach.sql", params, identifiers=identifiers)
 
 
 def remove(source: psycopg.Connection, source_table: str) -> None:

@@ -10,12 +10,14 @@ rerun must publish exactly what an uninterrupted run publishes on a fresh copy.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -184,10 +186,40 @@ def test_a_run_killed_inside_a_stage_publishes_nothing_and_its_rerun_everything(
     assert_rerun_publishes_the_uninterrupted_snapshot(warehouse, prepared)
 
 
+@contextlib.contextmanager
+def refusing_connections(database: str) -> Iterator[None]:
+    """The server refuses new sessions to `database` (as while it restarts) until the block ends."""
+    def allow_connections(allowed: bool) -> None:
+        with db.connect_url(server.url("postgres")) as admin:
+            admin.execute(sql.SQL("alter database {} with allow_connections {}").format(
+                sql.Identifier(database), sql.Literal(allowed)))
+
+    allow_connections(False)
+    try:
+        yield
+    finally:
+        allow_connections(True)
+
+
 def restart_server() -> None:
     """Restart PostgreSQL (fast shutdown: every session ends, open transactions roll back); Airflow's metadata too."""
     server.stop()
     server.start()
+
+
+def restart_server_after_the_run(warehouse: psycopg.Connection, holder: psycopg.Connection) -> None:
+    """Restart PostgreSQL, ending the held run's sessions before the lock holder's.
+
+    A shutdown ends sessions one by one: a run session ended after the holder could take the
+    freed lock and commit first. Until the restart is over, the run's reconnections are refused,
+    as by a restarting server.
+    """
+    with refusing_connections(TEST_WAREHOUSE):
+        sessions = [pid for pid in run_sessions(warehouse) if pid != holder.info.backend_pid]
+        warehouse.execute("select pg_terminate_backend(pid) from unnest(%s::int[]) as pid", (sessions,))
+        wait_until_sessions_end(warehouse, sessions)
+        restart_server()
+    holder.close()
 
 
 def test_a_database_restart_mid_run_ends_it_failed_with_its_summary_and_the_rerun_publishes(warehouse, prepared, tmp_path):
@@ -211,8 +243,7 @@ def test_a_database_restart_after_publish_committed_does_not_fail_the_run(wareho
     log = tmp_path / "run.log"
     run = start_run(log)
     holder = stop_at(PUBLISH_COMMITTED_STOPS, warehouse, run, log)
-    restart_server()
-    holder.close()
+    restart_server_after_the_run(warehouse, holder)
     assert run.wait(timeout=WAIT_SECONDS) == 0, log.read_text()[-3000:]
     output = log.read_text()
     assert "was published by this run before the warehouse connection broke" in output, output

@@ -269,6 +269,45 @@ def test_a_fit_after_a_predecessor_keeps_its_ids_and_counts_migration():
     assert second.metrics["changed_segment_share"] == 0.0
 
 
+def previous_of(result: model.FitResult) -> PreviousSnapshot:
+    return PreviousSnapshot(dt.date(2011, 12, 9), result.model, result.assignments,
+                            result.metrics["fresh_fit_inertia_per_customer"])
+
+
+def test_a_snapshot_whose_previous_centroids_still_fit_as_tightly_skips_the_fresh_fit():
+    first = model.fit(customers(seed=0), Settings(), 3, None)
+    assert first.metrics["initialised_from"] == "k-means++"
+    second = model.fit(customers(seed=1), Settings(), 3, previous_of(first))
+    assert second.metrics["initialised_from"] == "previous centroids"
+    # Carried over from the predecessor, not measured again: no fresh fit ran.
+    assert second.metrics["fresh_fit_inertia_per_customer"] == first.metrics["fresh_fit_inertia_per_customer"]
+    assert segment_of_each_group(customers(seed=1), second.assignments) == {"vip": 1, "core": 2, "entry": 3}
+
+
+def test_previous_centroids_stuck_in_a_worse_fit_give_way_to_a_fresh_fit():
+    frame = customers()
+    first = model.fit(frame, Settings(), 3, None)
+    scaler = first.model.scaler
+    centre = {group: scaler.transform(frame[frame["group"] == group]).mean(axis=0) for group in GROUPS}
+    # Two centroids on either side of the VIP group, one between core and entry: from there
+    # K-Means splits the VIPs and merges the rest, a local optimum far looser than the groups.
+    stuck = dataclasses.replace(first.model, centroids=np.array([
+        centre["vip"] - 0.05, centre["vip"] + 0.05, (centre["core"] + centre["entry"]) / 2,
+    ]))
+    second = model.fit(frame, Settings(), 3, dataclasses.replace(previous_of(first), model=stuck))
+    assert second.metrics["initialised_from"] == "k-means++"
+    assert len(set(segment_of_each_group(frame, second.assignments).values())) == 3
+
+
+@pytest.mark.parametrize("known", [None, 1e-6], ids=["unknown (an older model)", "tighter than any fit"])
+def test_without_a_last_fresh_fit_to_compare_with_the_fresh_fit_runs_and_is_remembered(known):
+    first = model.fit(customers(seed=0), Settings(), 3, None)
+    later = customers(seed=1)
+    second = model.fit(later, Settings(), 3, dataclasses.replace(previous_of(first), fresh_fit_inertia_per_customer=known))
+    assert second.metrics["fresh_fit_inertia_per_customer"] == model.fit(later, Settings(), 3, None).metrics[
+        "fresh_fit_inertia_per_customer"]
+
+
 # --- the quality gate --------------------------------------------------------------------------
 
 GOOD = {"smallest_segment_share": 0.10, "silhouette": 0.45, "changed_segment_share": 0.05}

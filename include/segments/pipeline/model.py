@@ -108,6 +108,8 @@ class PreviousSnapshot:
     as_of_date: dt.date
     model: SegmentModel
     assignments: pd.Series | None
+    # Of the last fresh multi-start fit behind its model (None from a model stored without it).
+    fresh_fit_inertia_per_customer: float | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,18 @@ class FitResult:
 # A warm start from yesterday's centroids is kept unless a fresh fit is this much tighter:
 # segments should move only when the data really moved.
 WARM_START_TOLERANCE = 0.01
+FROM_PREVIOUS_CENTROIDS = "previous centroids"
+FROM_KMEANS_PLUS_PLUS = "k-means++"
+
+
+@dataclass(frozen=True)
+class KMeansFit:
+    """The chosen K-Means, where it started, and the inertia per customer of the last fresh fit
+    (multi-start from k-means++ seeds), which the next snapshot's warm start is held to."""
+
+    kmeans: KMeans
+    initialised_from: str
+    fresh_fit_inertia_per_customer: float
 
 
 def _kmeans(k: int, seed: int) -> KMeans:
@@ -139,16 +153,32 @@ def _kmeans(k: int, seed: int) -> KMeans:
     return KMeans(n_clusters=k, n_init=10, random_state=seed)
 
 
-def fit_kmeans(training: np.ndarray, k: int, scaler: Scaler, previous: SegmentModel | None, seed: int) -> KMeans:
-    """K-Means from k-means++ seeds, or from the previous snapshot's centroids when nearly as good."""
-    fresh = _kmeans(k, seed).fit(training)
+def fit_kmeans(
+    training: np.ndarray, k: int, scaler: Scaler, previous: SegmentModel | None, seed: int,
+    fresh_fit_inertia_per_customer: float | None = None,
+) -> KMeansFit:
+    """K-Means from the previous snapshot's centroids, or from k-means++ seeds when those fit clearly tighter.
+
+    The fresh multi-start fit (most of training's time) runs only when the warm start is looser
+    than the last fresh fit was (`fresh_fit_inertia_per_customer`, known from the predecessor) or
+    that is unknown. Scaled features are standardised, so inertia per customer compares across
+    days; held to the last fresh fit, not yesterday's, small daily drifts cannot add up unchecked.
+    """
     if previous is None or previous.k != k or previous.scaler.features != scaler.features:
-        return fresh
+        fresh = _kmeans(k, seed).fit(training)
+        return KMeansFit(fresh, FROM_KMEANS_PLUS_PLUS, fresh.inertia_ / len(training))
     from sklearn.cluster import KMeans
 
     previous_points = pd.DataFrame(previous.centroids_original(), columns=list(scaler.features))
     warm = KMeans(n_clusters=k, init=scaler.transform(previous_points), n_init=1, random_state=seed).fit(training)
-    return warm if warm.inertia_ <= fresh.inertia_ * (1 + WARM_START_TOLERANCE) else fresh
+    tolerance = 1 + WARM_START_TOLERANCE
+    if (fresh_fit_inertia_per_customer is not None
+            and warm.inertia_ / len(training) <= fresh_fit_inertia_per_customer * tolerance):
+        return KMeansFit(warm, FROM_PREVIOUS_CENTROIDS, fresh_fit_inertia_per_customer)
+    fresh = _kmeans(k, seed).fit(training)
+    if warm.inertia_ <= fresh.inertia_ * tolerance:
+        return KMeansFit(warm, FROM_PREVIOUS_CENTROIDS, fresh.inertia_ / len(training))
+    return KMeansFit(fresh, FROM_KMEANS_PLUS_PLUS, fresh.inertia_ / len(training))
 
 
 def sample_rows(scaled: np.ndarray, size: int, seed: int) -> np.ndarray:
@@ -295,7 +325,9 @@ def fit(frame: pd.DataFrame, settings: Settings, k: int | str, previous: Previou
     if k == "auto":
         k, k_selection = choose_k(scaled, settings)
     training = sample_rows(scaled, settings.max_training_customers, settings.random_seed)
-    kmeans = fit_kmeans(training, int(k), scaler, previous.model if previous else None, settings.random_seed)
+    fitted = fit_kmeans(training, int(k), scaler, previous.model if previous else None, settings.random_seed,
+                        previous.fresh_fit_inertia_per_customer if previous else None)
+    kmeans = fitted.kmeans
     labels = kmeans.predict(scaled)
     ranked = value_ranking(frame, labels)
     names = name_segments(frame, labels)
@@ -309,6 +341,8 @@ def fit(frame: pd.DataFrame, settings: Settings, k: int | str, previous: Previou
     )
     assignments = model.assign(frame)
     metrics = measure(scaled, assignments, model, settings)
+    metrics.update(initialised_from=fitted.initialised_from,
+                   fresh_fit_inertia_per_customer=fitted.fresh_fit_inertia_per_customer)
     if previous is not None and previous.assignments is not None:
         metrics.update(migration(assignments, previous.assignments))
     definitions = define(frame, assignments, dict(zip(model.segment_ids, model.segment_names)),

@@ -104,7 +104,9 @@ def predecessor(
             warehouse, "segments/customer_segments__select_snapshot.sql", {"as_of_date": previous_date}
         )
         assignments = pd.Series(frame["segment_id"].to_numpy(), index=frame["customer_id"])
-    return PreviousSnapshot(as_of_date=previous_date, model=load(warehouse, previous_run), assignments=assignments)
+    return PreviousSnapshot(as_of_date=previous_date, model=load(warehouse, previous_run), assignments=assignments,
+                            fresh_fit_inertia_per_customer=metrics(warehouse, previous_run).get(
+                                "fresh_fit_inertia_per_customer"))
 
 
 def score_in_sql(

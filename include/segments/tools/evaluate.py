@@ -137,7 +137,7 @@ def fit_candidate(
     training = model.sample_rows(scaled, settings.max_training_customers, settings.random_seed)
     if candidate.algorithm == "k-means":
         k = k or model.choose_k(scaled, settings)[0]
-        kmeans = model.fit_kmeans(training, k, scaler, previous, settings.random_seed)
+        kmeans = model.fit_kmeans(training, k, scaler, previous, settings.random_seed).kmeans
         predict = kmeans.predict
         labels = predict(scaled)
         names = model.name_segments(frame, labels)

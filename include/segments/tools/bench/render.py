@@ -105,6 +105,7 @@ def measure_rows() -> list[tuple[str, Callable[[dict], str]]]:
         ("nightly: until published (stages before the report)",
          lambda r: fmt_s(r["derived"]["nightly_until_published_s"])),
         ("nightly: customers scored in", lambda r: _cell(r["nightly"], str, "scored_in")),
+        ("nightly: K-Means started from", lambda r: _cell(r["nightly"], str, "kmeans_initialised_from")),
         ("nightly: worker process peak RSS (MiB)", lambda r: _cell(r["nightly"], fmt_int, "peak_rss_mib")),
         ("nightly: PostgreSQL backends peak USS / RSS (MiB)", lambda r: _backends(r["nightly"])),
         ("**Airflow** (same day, `dag.test()`)", lambda r: ""),

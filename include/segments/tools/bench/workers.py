@@ -79,6 +79,7 @@ def pipeline_worker(spec: dict) -> dict:
             segment_sizes=trained["metrics"].get("segment_sizes"),
             changed_segment_share=trained["metrics"].get("changed_segment_share"),
             scored_in=trained["scored_in"],
+            kmeans_initialised_from=trained["metrics"].get("initialised_from"),
         )
     return result
 

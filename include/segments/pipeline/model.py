@@ -159,7 +159,7 @@ def fit_kmeans(
 ) -> KMeansFit:
     """K-Means from the previous snapshot's centroids, or from k-means++ seeds when those fit clearly tighter.
 
-    The fresh multi-start fit (most of training's time) runs only when the warm start is looser
+    The fresh multi-start fit (ten K-Means runs) runs only when the warm start is looser
     than the last fresh fit was (`fresh_fit_inertia_per_customer`, known from the predecessor) or
     that is unknown. Scaled features are standardised, so inertia per customer compares across
     days; held to the last fresh fit, not yesterday's, small daily drifts cannot add up unchecked.

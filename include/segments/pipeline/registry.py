@@ -62,26 +62,29 @@ def store(
 
 def load(warehouse: psycopg.Connection, run_id: str) -> SegmentModel:
     """Rebuild a stored model exactly as it was fitted."""
+    return _stored(warehouse, run_id)[0]
+
+
+def metrics(warehouse: psycopg.Connection, run_id: str) -> dict:
+    """The quality metrics stored with a run's model."""
+    return _stored(warehouse, run_id)[1]
+
+
+def _stored(warehouse: psycopg.Connection, run_id: str) -> tuple[SegmentModel, dict]:
+    """A stored model and its metrics, from one read."""
     rows = queries.fetch_all(warehouse, "internal/segment_model__select.sql", {"run_id": run_id})
     if not rows:
-        raise LookupError(f"No stored model for run {run_id!r}.")
+        raise LookupError(f"No stored model for run {run_id!r}: did the train task run?")
     scaler = Scaler.from_dict(rows[0]["scaler"])
     width = len(scaler.features)
     segments = rows[::width]
-    return SegmentModel(
+    model = SegmentModel(
         scaler=scaler,
         centroids=np.array([row["centroid_scaled"] for row in rows]).reshape(len(segments), width),
         segment_ids=tuple(row["segment_id"] for row in segments),
         segment_names=tuple(row["segment_name"] for row in segments),
     )
-
-
-def metrics(warehouse: psycopg.Connection, run_id: str) -> dict:
-    """The quality metrics stored with a run's model."""
-    rows = queries.fetch_all(warehouse, "internal/segment_model__select.sql", {"run_id": run_id})
-    if not rows:
-        raise LookupError(f"No stored model for run {run_id!r}: did the train task run?")
-    return rows[0]["metrics"]
+    return model, rows[0]["metrics"]
 
 
 def predecessor(
@@ -104,9 +107,9 @@ def predecessor(
             warehouse, "segments/customer_segments__select_snapshot.sql", {"as_of_date": previous_date}
         )
         assignments = pd.Series(frame["segment_id"].to_numpy(), index=frame["customer_id"])
-    return PreviousSnapshot(as_of_date=previous_date, model=load(warehouse, previous_run), assignments=assignments,
-                            fresh_fit_inertia_per_customer=metrics(warehouse, previous_run).get(
-                                "fresh_fit_inertia_per_customer"))
+    model, model_metrics = _stored(warehouse, previous_run)
+    return PreviousSnapshot(as_of_date=previous_date, model=model, assignments=assignments,
+                            fresh_fit_inertia_per_customer=model_metrics.get("fresh_fit_inertia_per_customer"))
 
 
 def score_in_sql(

@@ -4,6 +4,9 @@ its JSON, and segment names that follow the planted behaviour."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -11,7 +14,7 @@ import pytest
 from segments.pipeline import model
 from segments.pipeline.model import BOTTOM_NAME, TOP_NAME
 from segments.settings import Settings
-from segments.tools import cli, evaluate, generate
+from segments.tools import cli, evaluate, generate, server
 
 
 def test_segments_evaluate_prints_one_table_and_writes_it_as_json(tmp_path, capsys) -> None:
@@ -31,6 +34,28 @@ def test_segments_evaluate_prints_one_table_and_writes_it_as_json(tmp_path, caps
     assert row["planted_ari_mean"] == pytest.approx(sum(s["ari"] for s in row["planted"]) / 2)
     assert 0 < result["supervised_ceiling_ari"] <= 1
     assert row["real"] is None and "—" in printed  # no real-data evidence without --real
+
+
+def test_two_evaluations_at_once_each_finish_and_leave_no_scratch_database(tmp_path) -> None:
+    """Each call works in scratch databases of its own: a second call does not drop the first's
+    (with shared names, the second call's fresh start ended the first's sessions halfway), and a
+    killed call's leftovers are dropped by the next call."""
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    abandoned = f"{evaluate.SCRATCH_DATABASE_PREFIX}{finished.stdout.strip()}_warehouse"  # a process that is gone
+    server.create_database(abandoned)
+    outputs = [tmp_path / f"evaluation_{call}.json" for call in (1, 2)]
+    calls = [subprocess.Popen(
+        [sys.executable, "-m", "segments.tools.cli", "evaluate", "--candidates", "default", "--mixes", "rare_vips",
+         "--seeds", "1", "--lines", "40000", "--customers", "600", "--output", str(output)],
+        env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) for output in outputs]
+    for call in calls:
+        out, err = call.communicate(timeout=600)
+        assert call.returncode == 0, err[-2000:]
+        assert "Default: " in out
+    results = [json.loads(output.read_text()) for output in outputs]
+    assert results[0]["rows"] == results[1]["rows"]  # the same shop, seed and candidate: the same scores
+    assert server.databases_starting_with(evaluate.SCRATCH_DATABASE_PREFIX) == []
 
 
 def test_unknown_mixes_are_refused_with_the_known_ones(capsys) -> None:

@@ -21,14 +21,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psycopg
 from tabulate import tabulate
 
 from segments import db, queries
+from segments.files import write_atomically
 from segments.pipeline import features as featuring
 from segments.pipeline import model, snapshot
 from segments.pipeline.definitions import base_name
@@ -63,8 +67,9 @@ ALGORITHMS = ("k-means", "gaussian mixture")
 K_MODES = ("fixed", "auto")
 OUTPUT = LOCAL_DIR / "evaluate" / "evaluation.json"
 
-SOURCE_DATABASE = "segments_evaluate_source"
-WAREHOUSE_DATABASE = "segments_evaluate_warehouse"
+# Each call's scratch databases carry its process id, so that two calls at once never drop or
+# fill each other's; a call that was killed leaves its pair behind, for the next call to drop.
+SCRATCH_DATABASE_PREFIX = "segments_evaluate_"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -336,18 +341,45 @@ def _features_as_of(source, warehouse, as_of: dt.date, settings: Settings) -> pd
     return featuring.load_features(warehouse, run.run_id)
 
 
-def _scratch_databases():
-    for name in (SOURCE_DATABASE, WAREHOUSE_DATABASE):
-        server.drop_database(name)
-        server.create_database(name)
-    return db.connect_url(server.url(SOURCE_DATABASE)), db.connect_url(server.url(WAREHOUSE_DATABASE))
+@contextmanager
+def _scratch_databases() -> Iterator[tuple[psycopg.Connection, psycopg.Connection]]:
+    """A fresh source and warehouse of this process on the local server, dropped afterwards."""
+    _drop_abandoned_scratch_databases()
+    names = [f"{SCRATCH_DATABASE_PREFIX}{os.getpid()}_{role}" for role in ("source", "warehouse")]
+    try:
+        for name in names:
+            server.drop_database(name)
+            server.create_database(name)
+        with db.connect_url(server.url(names[0])) as source, db.connect_url(server.url(names[1])) as warehouse:
+            yield source, warehouse
+    finally:
+        for name in names:
+            server.drop_database(name)
+
+
+def _drop_abandoned_scratch_databases() -> None:
+    """Drop the scratch databases of calls whose process no longer runs (and the shared pair,
+    without a process id, of versions before)."""
+    for name in server.databases_starting_with(SCRATCH_DATABASE_PREFIX):
+        pid = name.removeprefix(SCRATCH_DATABASE_PREFIX).split("_")[0]
+        if not (pid.isdigit() and _process_runs(int(pid))):
+            server.drop_database(name)
+
+
+def _process_runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def planted_data(mix: str, seed: int, settings: Settings, lines: int, customers: int) -> tuple[pd.DataFrame, pd.Series]:
     """Features and truth of one planted shop, as the pipeline sees it at the day after its range."""
     chunks = generate.generate_copy_chunks(lines, customers, PLANTED_START, PLANTED_END, seed=seed, mix=mix)
-    source, warehouse = _scratch_databases()
-    with source, warehouse:
+    with _scratch_databases() as (source, warehouse):
         load.copy_into_source(source, chunks, replace=True,
                               planted=generate.planted_archetypes(customers, seed, mix))
         frame = _features_as_of(source, warehouse, PLANTED_END, settings)
@@ -357,8 +389,7 @@ def planted_data(mix: str, seed: int, settings: Settings, lines: int, customers:
 
 def real_data(path: Path, settings: Settings) -> dict[dt.date, pd.DataFrame]:
     """The pipeline's features of the real data on each night of REAL_DATES."""
-    source, warehouse = _scratch_databases()
-    with source, warehouse:
+    with _scratch_databases() as (source, warehouse):
         load.load_file(source, path)
         return {date: _features_as_of(source, warehouse, date, settings) for date in REAL_DATES}
 
@@ -403,5 +434,5 @@ def evaluate(
 
 def write(result: dict, path: Path = OUTPUT) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, default=str))
+    write_atomically(path, json.dumps(result, indent=2, default=str).encode("utf-8"))
     return path

@@ -317,6 +317,14 @@ def scram_verifier_matches(verifier: str | None, password: str) -> bool:
             and hmac.compare_digest(hmac.digest(salted, b"Server Key", "sha256"), server_key))
 
 
+def databases_starting_with(prefix: str, port: int = PORT) -> list[str]:
+    """Names of the local server's databases that start with `prefix`."""
+    with psycopg.connect(url("postgres", port=port), autocommit=True) as conn:
+        rows = conn.execute("select datname from pg_database where starts_with(datname, %s) order by datname",
+                            (prefix,)).fetchall()
+    return [name for (name,) in rows]
+
+
 def drop_database(name: str, port: int = PORT) -> None:
     """Drop a database on a local server, disconnecting its sessions."""
     with psycopg.connect(url("postgres", port=port), autocommit=True) as conn:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from markupsafe import Markup
 from tabulate import tabulate
 
 from segments import queries
+from segments.files import write_atomically
 from segments.outputs.report import charts
 from segments.outputs.report.charts import Chart, segment_colour
 from segments.pipeline import warehouse
@@ -203,23 +202,15 @@ def build_report(conn: psycopg.Connection, as_of_date: dt.date, reports_dir: Pat
     folder = Path(reports_dir) / as_of_date.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     for chart in drawn:
-        _write_atomically(folder / chart.file, chart.png)
+        write_atomically(folder / chart.file, chart.png)
     produced = {chart.file for chart in drawn}
     for stale in charts.CHART_FILES:
         if stale not in produced:
             (folder / stale).unlink(missing_ok=True)
     page = _report_page(run, segments, definitions, drawn)
     path = folder / REPORT_FILE
-    _write_atomically(path, page.encode("utf-8"))
+    write_atomically(path, page.encode("utf-8"))
     return path
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write next to the target, then rename: readers see the old file or the new one, never half."""
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as handle:
-        handle.write(data)
-    os.chmod(handle.name, 0o644)
-    os.replace(handle.name, path)
 
 
 def _report_page(run: dict, segments: list[dict], definitions: list[dict], drawn: list[Chart]) -> str:

@@ -24,7 +24,7 @@ def assignments(warehouse, run_id: str) -> dict[str, int]:
 def test_sql_and_pandas_assign_every_customer_to_the_same_segment(real_source, warehouse):
     run_id = run_stages(real_source, warehouse, AS_OF)["snapshot"].run_id
     model = registry.load(warehouse, run_id)
-    registry.store(warehouse, "scored-in-sql", AS_OF, FitResult(model, pd.Series(dtype="int64"), {}),
+    registry.store(warehouse, "scored-in-sql", AS_OF, FitResult(model, pd.Series(dtype="int64"), {}), None,
                    with_assignments=False)
     # The same customers' features, as that run's own rows (features belong to the run scoring them).
     warehouse.execute(
@@ -55,3 +55,20 @@ def test_beyond_the_threshold_training_uses_a_sample_and_every_customer_is_score
     assert sum(metrics["segment_sizes"].values()) == len(published)
     assert metrics["customers_in_both_snapshots"] > 4_000
     assert {name for name in metrics["segment_sizes"]} == {"VIP Premium", "Core Regular", "Entry-Level"}
+
+
+def test_both_paths_count_migration_from_the_published_snapshots(real_source, warehouse, monkeypatch):
+    """Customers in both snapshots and those that changed segment, as the stored metrics the quality
+    gate reads say, against the two published snapshots themselves: in pandas and scored in SQL."""
+    run_stages(real_source, warehouse, AS_OF - dt.timedelta(days=1))
+    for max_training_customers in ("200000", "1500"):
+        monkeypatch.setenv("SEGMENTS_MAX_TRAINING_CUSTOMERS", max_training_customers)
+        result = run_stages(real_source, warehouse, AS_OF)
+        before, after = (dict(warehouse.execute(
+            "select customer_id, segment_id from segments.customer_segments where as_of_date = %s", (date,)
+        ).fetchall()) for date in (AS_OF - dt.timedelta(days=1), AS_OF))
+        both = before.keys() & after.keys()
+        stored = registry.metrics(warehouse, result["snapshot"].run_id)
+        assert stored["customers_in_both_snapshots"] == len(both) > 4_000
+        assert stored["customers_changed_segment"] == sum(before[c] != after[c] for c in both)
+        assert result["training"]["scored_in"] == ("pandas" if max_training_customers == "200000" else "sql")

@@ -103,11 +103,11 @@ class SegmentModel:
 
 @dataclass(frozen=True)
 class PreviousSnapshot:
-    """What the previous published snapshot says: its model and (when loaded) its customers' segments."""
+    """What the previous published snapshot says: its date and model. (How many customers
+    changed segment since is counted in the warehouse: registry.migration.)"""
 
     as_of_date: dt.date
     model: SegmentModel
-    assignments: pd.Series | None
     # Of the last fresh multi-start fit behind its model (None from a model stored without it).
     fresh_fit_inertia_per_customer: float | None = None
 
@@ -343,8 +343,6 @@ def fit(frame: pd.DataFrame, settings: Settings, k: int | str, previous: Previou
     metrics = measure(scaled, assignments, model, settings)
     metrics.update(initialised_from=fitted.initialised_from,
                    fresh_fit_inertia_per_customer=fitted.fresh_fit_inertia_per_customer)
-    if previous is not None and previous.assignments is not None:
-        metrics.update(migration(assignments, previous.assignments))
     definitions = define(frame, assignments, dict(zip(model.segment_ids, model.segment_names)),
                          [ids[cluster] for cluster in ranked], settings.currency)
     return FitResult(model, assignments, metrics, k_selection, len(training), definitions)
@@ -403,13 +401,6 @@ def measure(scaled: np.ndarray, assignments: pd.Series, model: SegmentModel, set
         "bootstrap_stability": bootstrap_stability(scaled, model, settings.random_seed),
         **size_metrics(assignments.value_counts().to_dict(), model),
     }
-
-
-def migration(assignments: pd.Series, previous: pd.Series) -> dict:
-    """How many customers present in both snapshots changed segment."""
-    both = assignments.index.intersection(previous.index)
-    changed = int((assignments.loc[both] != previous.loc[both]).sum())
-    return migration_metrics(int(len(both)), changed)
 
 
 def migration_metrics(customers_in_both_snapshots: int, customers_changed_segment: int) -> dict:

@@ -6,18 +6,32 @@ import datetime as dt
 from dataclasses import asdict
 
 import numpy as np
-import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
 
 from segments import queries
-from segments.pipeline.model import FitResult, PreviousSnapshot, Scaler, SegmentModel, SnapshotTotals, library_versions
+from segments.pipeline.model import (
+    FitResult,
+    PreviousSnapshot,
+    Scaler,
+    SegmentModel,
+    SnapshotTotals,
+    library_versions,
+    migration_metrics,
+)
 
 
 def store(
-    warehouse: psycopg.Connection, run_id: str, as_of_date: dt.date, result: FitResult, with_assignments: bool = True
+    warehouse: psycopg.Connection,
+    run_id: str,
+    as_of_date: dt.date,
+    result: FitResult,
+    previous: PreviousSnapshot | None,
+    with_assignments: bool = True,
 ) -> None:
-    """Replace the run's stored model and centroids, and the customers' assignments unless scored in SQL."""
+    """Replace the run's stored model and centroids, and the customers' assignments unless scored
+    in SQL; with the assignments, their migration from `previous` joins the stored metrics (and
+    `result.metrics`)."""
     model = result.model
     original = model.centroids_original()
     params = {
@@ -57,6 +71,9 @@ def store(
                 with cursor.copy(copy_assignments) as copy:
                     for customer_id, segment_id in result.assignments.items():
                         copy.write_row((run_id, customer_id, int(segment_id)))
+        if with_assignments and previous is not None:
+            result.metrics.update(migration(warehouse, run_id, previous))
+            update_metrics(warehouse, run_id, result.metrics)
     queries.execute(warehouse, "internal/analyze_customer_assignments.sql")
 
 
@@ -87,12 +104,10 @@ def _stored(warehouse: psycopg.Connection, run_id: str) -> tuple[SegmentModel, d
     return model, rows[0]["metrics"]
 
 
-def predecessor(
-    warehouse: psycopg.Connection, as_of_date: dt.date, max_gap_days: int, with_assignments: bool = True
-) -> PreviousSnapshot | None:
+def predecessor(warehouse: psycopg.Connection, as_of_date: dt.date, max_gap_days: int) -> PreviousSnapshot | None:
     """The snapshot `as_of_date` continues: the latest published at most `max_gap_days` before it.
 
-    Its date, model and (optionally) assignments; None means a fresh start. Bounding the gap is
+    Its date and model; None means a fresh start. Bounding the gap is
     what makes a rerun give the same snapshot after backfills of distant dates.
     """
     found = queries.fetch_all(warehouse, "segments/predecessor_snapshot.sql", {
@@ -101,14 +116,8 @@ def predecessor(
     if not found:
         return None
     previous_date, previous_run = found[0]["as_of_date"], found[0]["run_id"]
-    assignments = None
-    if with_assignments:
-        frame = queries.fetch_frame(
-            warehouse, "segments/customer_segments__select_snapshot.sql", {"as_of_date": previous_date}
-        )
-        assignments = pd.Series(frame["segment_id"].to_numpy(), index=frame["customer_id"])
     model, model_metrics = _stored(warehouse, previous_run)
-    return PreviousSnapshot(as_of_date=previous_date, model=model, assignments=assignments,
+    return PreviousSnapshot(as_of_date=previous_date, model=model,
                             fresh_fit_inertia_per_customer=model_metrics.get("fresh_fit_inertia_per_customer"))
 
 
@@ -124,10 +133,15 @@ def score_in_sql(
              queries.fetch_all(warehouse, "internal/customer_assignments__summary.sql", params)}
     summary = {"sizes": sizes}
     if previous is not None:
-        (moves,) = queries.fetch_all(warehouse, "internal/customer_assignments__migration.sql",
-                                     {**params, "previous_as_of_date": previous.as_of_date})
-        summary["migration"] = moves
+        summary["migration"] = migration(warehouse, run_id, previous)
     return summary
+
+
+def migration(warehouse: psycopg.Connection, run_id: str, previous: PreviousSnapshot) -> dict:
+    """How many customers in both the run's assignments and the previous snapshot changed segment."""
+    (moves,) = queries.fetch_all(warehouse, "internal/customer_assignments__migration.sql",
+                                 {"run_id": run_id, "previous_as_of_date": previous.as_of_date})
+    return migration_metrics(**moves)
 
 
 def snapshot_totals(warehouse: psycopg.Connection, as_of_date: dt.date) -> SnapshotTotals | None:

@@ -151,23 +151,22 @@ def training_stage(wh: psycopg.Connection, snapshot: Snapshot, settings: Setting
         as_of_date, run_id = snapshot.as_of_date, snapshot.run_id
         customers = features.summary(wh, run_id).customers_segmented
         in_memory = customers <= settings.max_training_customers
-        previous = registry.predecessor(wh, as_of_date, settings.predecessor_max_gap_days, with_assignments=in_memory)
+        previous = registry.predecessor(wh, as_of_date, settings.predecessor_max_gap_days)
         predecessor = {"predecessor_as_of_date": previous.as_of_date.isoformat() if previous else None}
         if in_memory:
             frame = features.load_features(wh, run_id, seed=settings.random_seed)
             result = model.fit(frame, settings, snapshot.k, previous)
             result.metrics.update(predecessor)
-            registry.store(wh, run_id, as_of_date, result)
+            registry.store(wh, run_id, as_of_date, result, previous)
         else:
             sample = features.load_features(wh, run_id, settings.max_training_customers, settings.random_seed)
             result = model.fit(sample, settings, snapshot.k, previous)
             result.metrics.update(predecessor)
-            registry.store(wh, run_id, as_of_date, result, with_assignments=False)
+            registry.store(wh, run_id, as_of_date, result, previous, with_assignments=False)
             scored = registry.score_in_sql(wh, run_id, as_of_date, previous)
             # Sizes and migration over every customer; the other metrics describe the sample.
             result.metrics.update(model.size_metrics(scored["sizes"], result.model))
-            if "migration" in scored:
-                result.metrics.update(model.migration_metrics(**scored["migration"]))
+            result.metrics.update(scored.get("migration", {}))
             registry.update_metrics(wh, run_id, result.metrics)
         detail.update(k=result.model.k, metrics=result.metrics, scored_in="pandas" if in_memory else "sql",
                       training_customers=result.training_customers, table="internal.customer_assignments")

@@ -18,9 +18,11 @@ flagged as (
 
     select
         *,
+        -- customer_key, not customer_id (the same partitions: '' stands for no customer): Citus
+        -- numbers the duplicates on each shard when the partition holds the shard key.
         row_number() over (
             partition by invoice_no, stock_code, description, quantity, invoiced_at,
-                         unit_price, customer_id, country
+                         unit_price, customer_key, country
         )                                                                   as occurrence,
         coalesce(
             stock_code = any(%(non_product_codes)s) or stock_code like any(%(non_product_patterns)s),

@@ -1,23 +1,25 @@
 -- The tables of a Citus warehouse that do not have their kind yet, in the order to convert them.
--- Per-customer tables are sharded by customer_id, co-located with int_customer_daily so that joins
--- on customer_id stay on one worker. The model tables (small, read with every customer) are
--- replicated to every node; segment_models first, since the others refer to it. Everything else,
--- the line-level tables above all, stays on the coordinator: guest lines have no customer, and
--- Citus refuses a NULL distribution value.
-with layout (position, table_name, kind) as (
+-- Rows are sharded by customer: per-customer tables by customer_id, the extracted lines by
+-- customer_key (the normalised customer id, '' for guest lines: Citus refuses a NULL shard key),
+-- all co-located with int_customer_daily, so that a customer's lines and rows share a worker and
+-- duplicate lines are found on each shard. The model tables (small, read with every customer) are
+-- replicated to every node; segment_models first, since the others refer to it. Everything else
+-- (runs, ledgers, day bookkeeping: one row per run or day) stays on the coordinator.
+with layout (position, table_name, kind, distribution_column) as (
     values
-        (1, 'internal.segment_models', 'reference'),
-        (2, 'internal.segment_centroids', 'reference'),
-        (3, 'internal.segment_definitions', 'reference'),
-        (4, 'intermediate.int_customer_daily', 'distributed'),
-        (5, 'intermediate.int_customer_product_days', 'distributed'),
-        (6, 'intermediate.int_customer_new_products_daily', 'distributed'),
-        (7, 'intermediate.int_customer_country_daily', 'distributed'),
-        (8, 'intermediate.int_customer_features', 'distributed'),
-        (9, 'internal.customer_assignments', 'distributed'),
-        (10, 'segments.customer_segments', 'distributed')
+        (1, 'internal.segment_models', 'reference', null),
+        (2, 'internal.segment_centroids', 'reference', null),
+        (3, 'internal.segment_definitions', 'reference', null),
+        (4, 'intermediate.int_customer_daily', 'distributed', 'customer_id'),
+        (5, 'raw.invoice_lines', 'distributed', 'customer_key'),
+        (6, 'intermediate.int_customer_product_days', 'distributed', 'customer_id'),
+        (7, 'intermediate.int_customer_new_products_daily', 'distributed', 'customer_id'),
+        (8, 'intermediate.int_customer_country_daily', 'distributed', 'customer_id'),
+        (9, 'intermediate.int_customer_features', 'distributed', 'customer_id'),
+        (10, 'internal.customer_assignments', 'distributed', 'customer_id'),
+        (11, 'segments.customer_segments', 'distributed', 'customer_id')
 )
-select layout.table_name, layout.kind
+select layout.table_name, layout.kind, layout.distribution_column
 from layout
 where not exists (
     select from citus_tables

@@ -1,6 +1,20 @@
 -- raw: source lines as extracted. Created idempotently before every run, like every *tables.sql.
 create schema if not exists raw;
 
+-- A raw table from a release before customer_key is dropped (with the staging view over it, which
+-- the next setup file recreates): the next extract then finds it empty and re-extracts all history,
+-- as after a crash (internal/extracted_days__forget_when_raw_is_empty.sql).
+do $$
+begin
+    if to_regclass('raw.invoice_lines') is not null and not exists (
+        select from pg_attribute
+        where attrelid = to_regclass('raw.invoice_lines') and attname = 'customer_key' and not attisdropped
+    ) then
+        drop table raw.invoice_lines cascade;
+    end if;
+end
+$$;
+
 -- Unlogged: a crash empties it; the next run then forgets the extracted days' fingerprints
 -- (internal/extracted_days__forget_when_raw_is_empty.sql), re-extracts all history and rebuilds
 -- every incremental model from it. In exchange, bulk loads skip the WAL.
@@ -13,6 +27,10 @@ create unlogged table if not exists raw.invoice_lines (
     unit_price     numeric(14, 4),
     customer_id    text,
     country        text,
+    -- The customer id normalised once, at extract (source/select_invoice_lines_window.sql), and ''
+    -- for a guest line: never null, so that a Citus warehouse can shard the lines by it, beside the
+    -- customer's other rows. customer_id keeps the value as the source holds it.
+    customer_key   text not null,
     extract_run_id text not null,
     extracted_at   timestamptz not null default now()
 );

@@ -1,5 +1,6 @@
 -- Stream the source lines of a range of days (and, with the re-read window, the undated lines)
--- in the contract's types.
+-- in the contract's types, with each line's customer key (raw/tables.sql): the customer id
+-- without surrounding spaces or the ".0" of ids exported from spreadsheets ("17850.0"), '' for none.
 copy (
     select
         invoice_no::text,
@@ -10,7 +11,8 @@ copy (
         unit_price::numeric(14, 4),
         customer_id::text,
         country::text,
-        %(run_id)s::text as extract_run_id
+        %(run_id)s::text as extract_run_id,
+        coalesce(nullif(regexp_replace(trim(customer_id::text), '\.0+$', ''), ''), '') as customer_key
     from {source_table}
     where (invoice_date >= %(window_start)s and invoice_date < %(window_end)s)
        or (%(with_undated)s and invoice_date is null)

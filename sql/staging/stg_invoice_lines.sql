@@ -15,8 +15,9 @@ renamed as (
         -- ids
         nullif(trim(invoice_no), '')                                    as invoice_no,
         nullif(trim(stock_code), '')                                    as stock_code,
-        -- ids exported from spreadsheets arrive as "17850.0"
-        nullif(regexp_replace(trim(customer_id), '\.0+$', ''), '')     as customer_id,
+        -- normalised at extract (raw/tables.sql); '' stands for no customer there
+        nullif(customer_key, '')                                        as customer_id,
+        customer_key,
         -- descriptive
         description,
         country,

@@ -57,12 +57,22 @@ def test_the_cluster_publishes_what_a_single_postgres_publishes(real_source, war
                                (NIGHTS[-1],)).fetchone()[0] > 4_000
     layout = distributed.execute("select table_name::text, citus_table_type from citus_tables order by 1").fetchall()
     assert ("segments.customer_segments", "distributed") in layout
+    assert ("raw.invoice_lines", "distributed") in layout
     assert ("internal.segment_models", "reference") in layout
-    # Every per-customer table holds its rows on both workers, none on the coordinator.
-    placements = distributed.execute(
-        "select nodeport, sum(shard_size) > 0 from citus_shards where table_name = 'segments.customer_segments'::regclass "
-        "group by 1 order by 1").fetchall()
-    assert placements == [(worker.port, True) for worker in cluster.workers(2)]
+    # The extracted lines and the per-customer tables are sharded alike (one colocation group),
+    # and hold their rows on both workers, none on the coordinator.
+    groups = distributed.execute("select distinct colocation_id from citus_tables where citus_table_type = 'distributed'")
+    assert len(groups.fetchall()) == 1
+    for table in ("raw.invoice_lines", "segments.customer_segments"):
+        placements = distributed.execute(
+            "select nodeport, sum(shard_size) > 0 from citus_shards where table_name = %s::regclass group by 1 order by 1",
+            (table,)).fetchall()
+        assert placements == [(worker.port, True) for worker in cluster.workers(2)], table
+    # Every published customer's lines carry the published id as their key: joined shard by shard.
+    (without_lines,) = distributed.execute(
+        "select count(*) from segments.customer_segments as published where as_of_date = %s and not exists "
+        "(select 1 from raw.invoice_lines as line where line.customer_key = published.customer_id)", (NIGHTS[-1],)).fetchone()
+    assert without_lines == 0
 
     both(lambda target: run_stages(real_source, target, NIGHTS[-1]))  # a rerun
     both(lambda target: run_stages(real_source, target, NIGHTS[4]))  # a past date again, after later ones
@@ -124,6 +134,7 @@ def test_an_existing_warehouse_moved_to_the_coordinator_is_distributed_by_one_co
     with db.connect_url(cluster.warehouse_url()) as moved:
         kinds = dict(moved.execute("select table_name::text, citus_table_type from citus_tables").fetchall())
         assert kinds["segments.customer_segments"] == "distributed"
+        assert kinds["raw.invoice_lines"] == "distributed"
         assert moved.execute("select count(*) from segments.customer_segments").fetchone()[0] > 4_000
         run_stages(real_source, moved, NIGHTS[-1])
         run_stages(real_source, warehouse, NIGHTS[-1])

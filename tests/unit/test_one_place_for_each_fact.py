@@ -24,8 +24,9 @@ SOURCE_COLUMN_LISTS = {
     # A duplicate line: the same value in every column.
     "intermediate/int_invoice_lines_classified__insert.sql": r"partition by(.*?)\)",
 }
-# staging.stg_invoice_lines renames the source's invoice_date to what it holds: a moment.
-STAGED_NAMES = {"invoice_date": "invoiced_at"}
+# staging.stg_invoice_lines renames the source's invoice_date to what it holds: a moment; the
+# duplicate window names the customer by its never-null key (raw/tables.sql).
+STAGED_NAMES = {"invoice_date": "invoiced_at", "customer_id": "customer_key"}
 # Files that must name every feature: the tables, the SQL that computes, rounds, profiles and
 # documents each one, the definitions' centroid column of each, the report's label for each,
 # the two queries that unpivot a row into one value per feature by name (a generated list would

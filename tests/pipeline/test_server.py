@@ -1,4 +1,5 @@
-"""The local server's setup: safe when several runs start at once, and no password in its log."""
+"""The local server's setup: safe when several runs start at once or while it works, and no
+password in its log."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 import pwd
 import secrets
 import stat
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -66,3 +69,31 @@ def test_the_analyst_password_never_reaches_the_server_log(monkeypatch):
     assert stat.S_IMODE(log_status.st_mode) == 0o600
     if os.geteuid() == 0:
         assert log_status.st_uid == pwd.getpwnam(server.SYSTEM_USER).pw_uid
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the server's files change owner only when the commands run as root")
+def test_db_start_succeeds_while_the_running_server_creates_and_deletes_files():
+    # Every command starts the server; a running server creates and deletes files (sorts spilled
+    # to disk, caches) all the time. Here a thread does so in a folder of the server's data (its
+    # own: a temporary-file folder created by root would lock the server out of it).
+    churned = server.MAIN.pgdata / "test_churn"
+    churned.mkdir(exist_ok=True)
+    stop_churning = threading.Event()
+
+    def churn() -> None:
+        while not stop_churning.is_set():
+            for n in range(200):
+                (churned / str(n)).touch()
+            for n in range(200):
+                (churned / str(n)).unlink()
+
+    churner = threading.Thread(target=churn)
+    churner.start()
+    try:
+        starts = [subprocess.run([sys.executable, "-m", "segments.tools.cli", "db", "start"],
+                                 capture_output=True, text=True, timeout=120) for _ in range(5)]
+    finally:
+        stop_churning.set()
+        churner.join()
+        churned.rmdir()
+    assert [(start.returncode, start.stderr.strip()[-300:]) for start in starts] == [(0, "")] * 5

@@ -229,10 +229,12 @@ def start() -> ServerStatus:
 def start_node(node: Node) -> None:
     """Initialise (first time) and start one server, and wait until it accepts connections."""
     with _start_lock():
-        _prepare_permissions(node)
-        if not (node.pgdata / "PG_VERSION").exists():
-            _initdb(node)
         if not status(node).running:
+            # Only for a stopped server: a running one creates and deletes files while chown walks
+            # them (it then fails on a vanished file), and its permissions are already right.
+            _prepare_permissions(node)
+            if not (node.pgdata / "PG_VERSION").exists():
+                _initdb(node)
             result = _run_as_server_user([
                 # The port is an argument, not configuration, so SEGMENTS_PG_PORT applies to an existing cluster too.
                 _bin("pg_ctl"), "-D", str(node.pgdata), "-l", str(node.log_file), "-o", f"-p {node.port}", "-w",

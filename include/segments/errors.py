@@ -39,3 +39,9 @@ class RunInterruptedError(RuntimeError):
 
 class RunConflictError(RuntimeError):
     """Another run of the same snapshot date is in progress; this one did nothing."""
+
+
+def first_line(error: BaseException) -> str:
+    """An error's message in one line for people (drivers add detail lines and context below it)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import psycopg
 
-from segments.errors import ConnectionLostError, InsufficientDataError, QualityGateError
+from segments.errors import ConnectionLostError, InsufficientDataError, QualityGateError, first_line
 from segments.pipeline import aggregates, features, model, publish, registry, warehouse
 from segments.pipeline import extract as extracting
 from segments.pipeline.snapshot import Snapshot, snapshot_date
@@ -64,9 +64,8 @@ def recorded_stage(wh: psycopg.Connection, snapshot: Snapshot, name: str) -> Ite
         warehouse.record_stage(wh, snapshot.run_id, snapshot.as_of_date, name, "success", detail)
     except Exception as error:
         if wh.broken:
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise ConnectionLostError(
-                f"The warehouse connection broke in stage {name} ({reason}): the server restarted or became "
+                f"The warehouse connection broke in stage {name} ({first_line(error)}): the server restarted or became "
                 "unreachable, and whatever the stage had not committed was rolled back"
             ) from error
         detail.update(error=str(error), seconds=round(time.perf_counter() - started, 3))

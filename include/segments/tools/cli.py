@@ -461,6 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     import psycopg
 
+    from segments.errors import first_line
+
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
@@ -472,18 +474,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except psycopg.OperationalError as error:
         # The server went away mid-command (a restart, an administrator ending sessions, the network).
-        print(f"\nsegments {args.command}: the database connection broke ({_first_line(error)}). "
+        print(f"\nsegments {args.command}: the database connection broke ({first_line(error)}). "
               "The transaction it was writing was rolled back: nothing was half-written. Run the command "
               "again once the server answers (`segments db status` for the local one).", file=sys.stderr)
         return 1
     except psycopg.Error as error:
-        print(f"\nsegments {args.command}: the database refused a statement: {_first_line(error)}",
+        print(f"\nsegments {args.command}: the database refused a statement: {first_line(error)}",
               file=sys.stderr)
         return 1
-
-
-def _first_line(error: BaseException) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 if __name__ == "__main__":

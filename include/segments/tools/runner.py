@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from segments import db, queries
-from segments.errors import RunConflictError, RunInterruptedError
+from segments.errors import RunConflictError, RunInterruptedError, first_line
 from segments.outputs import report
 from segments.pipeline import publish, stages
 from segments.pipeline.snapshot import Snapshot, snapshot_date
@@ -173,7 +173,7 @@ def _end_interrupted_run(logical_date: dt.datetime, as_of: dt.date, error: Excep
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
-    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    reason = first_line(getattr(error, "orig", None) or error)
     # The session that failed is unusable; each step below starts afresh.
     airflow_settings.Session.remove()
     run_id = None

@@ -17,6 +17,8 @@ from psycopg import sql
 from segments.settings import SQL_DIR
 
 _STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)
+# What fills a statement's `{name}` placeholders (compose).
+Identifiers = dict[str, str | tuple[str, ...] | sql.Composable]
 
 
 @cache
@@ -33,13 +35,15 @@ def _has_code(text: str) -> bool:
     return any(line.strip() and not line.strip().startswith("--") for line in text.splitlines())
 
 
-def compose(statement: str, identifiers: dict[str, str | tuple[str, ...]] | None) -> sql.Composable | str:
+def compose(statement: str, identifiers: Identifiers | None) -> sql.Composable | str:
     """Fill `{name}` placeholders with quoted identifiers: a schema-qualified name from a string,
-    a comma-separated column list from a tuple."""
+    a comma-separated column list from a tuple; or with a fragment composed of identifiers and
+    placeholders (never of values)."""
     if not identifiers:
         return statement
     quoted = {
-        name: sql.SQL(", ").join(map(sql.Identifier, value)) if isinstance(value, tuple)
+        name: value if isinstance(value, sql.Composable)
+        else sql.SQL(", ").join(map(sql.Identifier, value)) if isinstance(value, tuple)
         else sql.Identifier(*value.split("."))
         for name, value in identifiers.items()
     }
@@ -50,7 +54,7 @@ def execute(
     conn: psycopg.Connection,
     relative_path: str,
     params: dict[str, Any] | None = None,
-    identifiers: dict[str, str] | None = None,
+    identifiers: Identifiers | None = None,
 ) -> int:
     """Execute every statement of a file; return the rows the last one affected."""
     rowcount = 0
@@ -70,7 +74,7 @@ def fetch_all(
     conn: psycopg.Connection,
     relative_path: str,
     params: dict[str, Any] | None = None,
-    identifiers: dict[str, str] | None = None,
+    identifiers: Identifiers | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of a one-statement query file, as dictionaries."""
     (statement,) = statements(relative_path)
@@ -83,7 +87,7 @@ def fetch_frame(
     conn: psycopg.Connection,
     relative_path: str,
     params: dict[str, Any] | None = None,
-    identifiers: dict[str, str | tuple[str, ...]] | None = None,
+    identifiers: Identifiers | None = None,
 ) -> pd.DataFrame:
     """Rows of a one-statement query file, as a DataFrame with the query's columns."""
     (statement,) = statements(relative_path)

@@ -1,2 +1,5 @@
--- Forget a run's stored model (its centroids and assignments go with it).
-delete from internal.segment_models where run_id = %(run_id)s
+-- Forget a run's stored model (its centroids and definitions go with it, by their foreign keys),
+-- then its assignments. In this order on Citus too: there a transaction cannot change a
+-- reference table (the model's) after a statement ran on the shards of a distributed one.
+delete from internal.segment_models where run_id = %(run_id)s;
+delete from internal.customer_assignments where run_id = %(run_id)s

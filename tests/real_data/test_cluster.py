@@ -11,6 +11,8 @@ import pytest
 from pipeline_helpers import run_stages, snapshot_rows
 from segments import db
 from segments.outputs import operations
+from segments.pipeline import registry
+from segments.pipeline.features import load_features
 from segments.pipeline import warehouse as warehouse_setup
 from segments.tools import cli, cluster, runner, server
 
@@ -140,3 +142,20 @@ def test_an_existing_warehouse_moved_to_the_coordinator_is_distributed_by_one_co
         run_stages(real_source, warehouse, NIGHTS[-1])
         for night in NIGHTS[-2:]:
             assert published(moved, night) == published(warehouse, night)
+
+
+def test_past_the_training_threshold_the_cluster_scores_every_customer_in_sql(
+    real_source, distributed_warehouse, monkeypatch
+):
+    """The scale-out path: a sample trains the model, and every customer is assigned on the shards,
+    as the stored model assigns them in pandas (and a second night replaces a run's rows cleanly)."""
+    monkeypatch.setenv("SEGMENTS_MAX_TRAINING_CUSTOMERS", "1500")
+    for night in NIGHTS[-2:]:
+        result = run_stages(real_source, distributed_warehouse, night)
+    assert result["training"]["scored_in"] == "sql"
+    run_id = result["snapshot"].run_id
+    published = dict(distributed_warehouse.execute(
+        "select customer_id, segment_id from segments.customer_segments where as_of_date = %s", (NIGHTS[-1],)))
+    model = registry.load(distributed_warehouse, run_id)
+    assert model.assign(load_features(distributed_warehouse, run_id)).to_dict() == published
+    assert len(published) > 4_000

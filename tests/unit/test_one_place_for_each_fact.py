@@ -29,8 +29,8 @@ SOURCE_COLUMN_LISTS = {
 STAGED_NAMES = {"invoice_date": "invoiced_at", "customer_id": "customer_key"}
 # Files that must name every feature: the tables, the SQL that computes, rounds, profiles and
 # documents each one, the definitions' centroid column of each, the report's label for each,
-# the two queries that unpivot a row into one value per feature by name (a generated list would
-# cost a JSON conversion per customer), and the training select, which casts each numeric
+# the query that unpivots a row into one value per feature by name (a generated list would cost a
+# JSON conversion per customer), and the training select, which casts each numeric
 # feature to a float in the database. Every other list of features is generated from
 # settings.ALL_FEATURES.
 FEATURE_LISTS = {
@@ -42,7 +42,6 @@ FEATURE_LISTS = {
     "sql/segments/segment_profiles__insert.sql",
     "sql/segments/comments.sql",
     "include/segments/outputs/report/charts.py",
-    "sql/internal/customer_assignments__score.sql",
     "sql/reads/report_profile_zscores.sql",
     "sql/intermediate/int_customer_features__select.sql",
 }

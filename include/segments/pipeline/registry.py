@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 import numpy as np
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from segments import queries
@@ -19,6 +20,7 @@ from segments.pipeline.model import (
     library_versions,
     migration_metrics,
 )
+from segments.settings import ALL_FEATURES
 
 
 def store(
@@ -126,8 +128,9 @@ def score_in_sql(
 ) -> dict:
     """Assign every customer of the snapshot inside the warehouse; return sizes and migration counts."""
     params = {"run_id": run_id, "as_of_date": as_of_date}
+    fragments, model_params = scoring_fragments(load(warehouse, run_id))
     with warehouse.transaction():
-        queries.execute(warehouse, "internal/customer_assignments__score.sql", params)
+        queries.execute(warehouse, "internal/customer_assignments__score.sql", {**params, **model_params}, fragments)
     queries.execute(warehouse, "internal/analyze_customer_assignments.sql")
     sizes = {row["segment_id"]: row["customers"] for row in
              queries.fetch_all(warehouse, "internal/customer_assignments__summary.sql", params)}
@@ -135,6 +138,43 @@ def score_in_sql(
     if previous is not None:
         summary["migration"] = migration(warehouse, run_id, previous)
     return summary
+
+
+def scoring_fragments(model: SegmentModel) -> tuple[dict[str, sql.Composable], dict[str, float | int]]:
+    """A stored model as the columns of internal/customer_assignments__score.sql, and its numbers
+    as that statement's parameters: SegmentModel.assign's arithmetic, on one row per customer."""
+    unknown = set(model.scaler.features) - set(ALL_FEATURES)
+    if unknown:
+        raise ValueError(f"The stored model uses unknown features {sorted(unknown)}; it cannot be scored in SQL.")
+    steps = ("clip_low", "clip_high", "mean", "scale")
+    params: dict[str, float | int] = {}
+    scaled, distances = [], []
+    for position, feature in enumerate(model.scaler.features):
+        params.update({f"{step}_{position}": float(getattr(model.scaler, step)[position]) for step in steps})
+        scaled.append(sql.SQL(
+            "(least(greatest(ln(1 + greatest({feature}::float8, 0)), {clip_low}), {clip_high}) - {mean}) / {scale} "
+            "as {scaled}"
+        ).format(feature=sql.Identifier(feature), scaled=sql.Identifier(f"scaled_{position}"),
+                 **{step: sql.Placeholder(f"{step}_{position}") for step in steps}))
+    for row, segment_id in enumerate(model.segment_ids):
+        params[f"segment_id_{row}"] = int(segment_id)
+        params.update({f"centroid_{row}_{position}": float(value) for position, value in enumerate(model.centroids[row])})
+        distances.append(sql.SQL("{terms} as {distance}").format(
+            terms=sql.SQL(" + ").join(
+                sql.SQL("({scaled} - {centroid}) ^ 2").format(
+                    scaled=sql.Identifier(f"scaled_{position}"), centroid=sql.Placeholder(f"centroid_{row}_{position}"))
+                for position in range(len(model.scaler.features))),
+            distance=sql.Identifier(f"distance_squared_{row}")))
+    smallest = sql.SQL("least({})").format(
+        sql.SQL(", ").join(sql.Identifier(f"distance_squared_{row}") for row in range(model.k)))
+    # Centroids are stored in segment id order: the first of equal distances is the lowest id.
+    nearest = sql.SQL("case {} end").format(sql.SQL(" ").join(
+        sql.SQL("when {distance} = {smallest} then {segment_id}").format(
+            distance=sql.Identifier(f"distance_squared_{row}"), smallest=smallest,
+            segment_id=sql.Placeholder(f"segment_id_{row}"))
+        for row in range(model.k)))
+    return {"scaled_features": sql.SQL(", ").join(scaled), "distances_squared": sql.SQL(", ").join(distances),
+            "nearest_segment_id": nearest}, params
 
 
 def migration(warehouse: psycopg.Connection, run_id: str, previous: PreviousSnapshot) -> dict:

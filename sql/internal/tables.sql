@@ -98,7 +98,18 @@ create table if not exists internal.customer_assignments (
     segment_id  integer not null,
     primary key (run_id, customer_id)
 );
-alter table internal.customer_assignments drop constraint if exists customer_assignments_run_id_fkey;
+-- A warehouse from before drops the key once; checked first, because every run sets the schema up
+-- and an ALTER locks the table (against the runs reading it) even when there is nothing to drop.
+do $$
+begin
+    if exists (
+        select from pg_constraint
+        where conrelid = 'internal.customer_assignments'::regclass and conname = 'customer_assignments_run_id_fkey'
+    ) then
+        alter table internal.customer_assignments drop constraint customer_assignments_run_id_fkey;
+    end if;
+end
+$$;
 
 create table if not exists internal.run_attempts (
     run_id      text not null,

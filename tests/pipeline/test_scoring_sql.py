@@ -29,7 +29,6 @@ AS_OF = dt.date(2011, 12, 10)
 INTEGER_FEATURES = {"recency_days", "frequency_invoices", "tenure_days", "distinct_products"}
 
 
-
 def fitted(low: float, high: float):
     """A number of a fitted model: a quantile, mean or centroid of log1p values of features kept
     to at most 4 decimal places, so zero or far from the magnitudes below 1e-154 whose squares

@@ -66,3 +66,25 @@ def test_a_warehouse_from_before_the_customer_key_re_extracts_its_lines_and_comp
     assert [row[0] for row in expected] == ["10001", "10002", "10003"]
     keys = warehouse.execute("select customer_key, count(*) from raw.invoice_lines group by 1 order by 1").fetchall()
     assert keys == [("10001", 40), ("10002", 20), ("10003", 20)]
+
+
+def test_a_warehouse_from_before_drops_the_assignments_foreign_key(source, warehouse):
+    first_day = dt.date(2011, 3, 1)
+    lines = [line(500000 + n, first_day + dt.timedelta(days=n % 40), f"100{n % 40:02d}", f"2200{n % 5}", "France")
+             for n in range(400)]
+    load.copy_into_source(source, ["".join(lines)], replace=True)
+    run_stages(source, warehouse, dt.date(2011, 4, 1))
+    # The key as the release before created it.
+    warehouse.execute("alter table internal.customer_assignments add constraint customer_assignments_run_id_fkey "
+                      "foreign key (run_id) references internal.segment_models (run_id) on delete cascade")
+    warehouse.commit()
+
+    runs = [run_stages(source, warehouse, dt.date(2011, 4, 2)) for _ in range(2)]  # a night, and its rerun
+
+    keys = warehouse.execute("select conname from pg_constraint "
+                             "where conrelid = 'internal.customer_assignments'::regclass and contype = 'f'").fetchall()
+    assert keys == []
+    for run in runs:
+        assigned = warehouse.execute("select count(*) from internal.customer_assignments where run_id = %s",
+                                     (run["snapshot"].run_id,)).fetchone()[0]
+        assert assigned == run["features"]["customers_segmented"] == 32  # those who bought before April 2nd

@@ -6,7 +6,7 @@ import json
 import math
 
 from segments.pipeline.stages import SEQUENCE
-from segments.tools import server
+from segments.tools import cluster, server
 from segments.tools.bench import cli, render, workers
 
 SOURCE_DB = "test_bench_source"
@@ -70,6 +70,7 @@ def test_bench_reports_every_measure(tmp_path):
 
 def test_bench_runs_the_same_runs_on_a_citus_cluster_and_compares_each_stage(tmp_path, citus_built):
     out = tmp_path / "bench"
+    cluster_was_running = cluster.status().running
     status = cli.main([
         "--sizes", "20000", "--customers", "500", "--out", str(out), "--cluster-workers", "2",
         "--source-db", SOURCE_DB, "--warehouse-db", WAREHOUSE_DB, "--no-airflow",
@@ -84,3 +85,5 @@ def test_bench_runs_the_same_runs_on_a_citus_cluster_and_compares_each_stage(tmp
     markdown = (out / "bench.md").read_text()
     assert "## The warehouse on a Citus cluster vs a single PostgreSQL" in markdown
     assert "| 20k | nightly | **until published** |" in markdown
+    # A cluster the benchmark started is stopped with it; one already running is left running.
+    assert cluster.status().running == cluster_was_running

@@ -18,7 +18,7 @@ import psutil
 
 import segments.tools.bench
 from segments.settings import LOCAL_DIR, PROJECT_ROOT
-from segments.tools import server
+from segments.tools import cluster, server
 from segments.tools.bench import backfill, progress
 from segments.tools.bench.data import size_label
 from segments.tools.bench.measure import bench_size, derive
@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     say(f"sizes {', '.join(size_label(s) for s in args.sizes)}; output in {out}")
     _start_server(args.server_wait_minutes)
+    cluster_was_running = bool(args.cluster_workers) and cluster.status().running
     for lines in args.sizes:
         code_before = code_version()
         record = bench_size(lines, args, work_dir)
@@ -169,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.backfill_days:
         say(f"backfill of {args.backfill_days} dates of {args.real_data} through the local Airflow scheduler ...")
         report["backfill"] = backfill.measure_backfill(args.backfill_days, args.real_data)
+    if args.cluster_workers and not cluster_was_running and not args.keep_databases:
+        # Started for the benchmark, so stopped with it, as its databases are dropped.
+        say("stopping the local Citus cluster the benchmark started")
+        cluster.stop()
     markdown = _write(report, out)
     print(markdown)
     say(f"wrote {out / 'bench.md'}, {out / 'bench.json'}, {out / 'bench.png'}")

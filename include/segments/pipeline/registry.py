@@ -147,34 +147,36 @@ def scoring_fragments(model: SegmentModel) -> tuple[dict[str, sql.Composable], d
     if unknown:
         raise ValueError(f"The stored model uses unknown features {sorted(unknown)}; it cannot be scored in SQL.")
     steps = ("clip_low", "clip_high", "mean", "scale")
+    features = range(len(model.scaler.features))
+
+    def scaled(position: int) -> sql.Identifier:
+        return sql.Identifier(f"scaled_{position}")
+
+    def distance(row: int) -> sql.Identifier:
+        return sql.Identifier(f"distance_squared_{row}")
+
     params: dict[str, float | int] = {}
-    scaled, distances = [], []
+    scaled_columns, distance_columns = [], []
     for position, feature in enumerate(model.scaler.features):
         params.update({f"{step}_{position}": float(getattr(model.scaler, step)[position]) for step in steps})
-        scaled.append(sql.SQL(
+        scaled_columns.append(sql.SQL(
             "(least(greatest(ln(1 + greatest({feature}::float8, 0)), {clip_low}), {clip_high}) - {mean}) / {scale} "
             "as {scaled}"
-        ).format(feature=sql.Identifier(feature), scaled=sql.Identifier(f"scaled_{position}"),
+        ).format(feature=sql.Identifier(feature), scaled=scaled(position),
                  **{step: sql.Placeholder(f"{step}_{position}") for step in steps}))
     for row, segment_id in enumerate(model.segment_ids):
         params[f"segment_id_{row}"] = int(segment_id)
-        params.update({f"centroid_{row}_{position}": float(value) for position, value in enumerate(model.centroids[row])})
-        distances.append(sql.SQL("{terms} as {distance}").format(
-            terms=sql.SQL(" + ").join(
-                sql.SQL("({scaled} - {centroid}) ^ 2").format(
-                    scaled=sql.Identifier(f"scaled_{position}"), centroid=sql.Placeholder(f"centroid_{row}_{position}"))
-                for position in range(len(model.scaler.features))),
-            distance=sql.Identifier(f"distance_squared_{row}")))
-    smallest = sql.SQL("least({})").format(
-        sql.SQL(", ").join(sql.Identifier(f"distance_squared_{row}") for row in range(model.k)))
+        params.update({f"centroid_{row}_{position}": float(model.centroids[row, position]) for position in features})
+        terms = (sql.SQL("({} - {}) ^ 2").format(scaled(position), sql.Placeholder(f"centroid_{row}_{position}"))
+                 for position in features)
+        distance_columns.append(sql.SQL("{} as {}").format(sql.SQL(" + ").join(terms), distance(row)))
+    smallest = sql.SQL("least({})").format(sql.SQL(", ").join(distance(row) for row in range(model.k)))
     # Centroids are stored in segment id order: the first of equal distances is the lowest id.
     nearest = sql.SQL("case {} end").format(sql.SQL(" ").join(
-        sql.SQL("when {distance} = {smallest} then {segment_id}").format(
-            distance=sql.Identifier(f"distance_squared_{row}"), smallest=smallest,
-            segment_id=sql.Placeholder(f"segment_id_{row}"))
+        sql.SQL("when {} = {} then {}").format(distance(row), smallest, sql.Placeholder(f"segment_id_{row}"))
         for row in range(model.k)))
-    return {"scaled_features": sql.SQL(", ").join(scaled), "distances_squared": sql.SQL(", ").join(distances),
-            "nearest_segment_id": nearest}, params
+    return {"scaled_features": sql.SQL(", ").join(scaled_columns),
+            "distances_squared": sql.SQL(", ").join(distance_columns), "nearest_segment_id": nearest}, params
 
 
 def migration(warehouse: psycopg.Connection, run_id: str, previous: PreviousSnapshot) -> dict:

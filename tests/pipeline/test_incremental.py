@@ -50,3 +50,21 @@ def test_only_the_new_day_and_the_changed_days_of_the_look_back_are_rebuilt(sour
 
     # A full refresh rebuilds every day, changed or not (the repair for models out of step).
     assert days_rebuilt(run_stages(source, warehouse, night, publish=False, full_refresh=True)) == 39
+
+
+def planned_product_days(warehouse) -> float:
+    """How many product days the planner believes there are (-1: never analysed)."""
+    return warehouse.execute(
+        "select reltuples from pg_class where oid = 'intermediate.int_customer_product_days'::regclass"
+    ).fetchone()[0]
+
+
+def test_a_rebuild_of_most_days_refreshes_the_product_days_statistics_and_a_night_does_not(source, warehouse):
+    # Fewer rows than autovacuum's threshold (50): only the rebuild's own ANALYZE can count them.
+    load.copy_into_source(source, ["".join(line(number, number) for number in range(40))], replace=True)
+    run_stages(source, warehouse, FIRST_DAY + dt.timedelta(days=39), publish=False)
+    assert planned_product_days(warehouse) == 39, "the first run's 39 product days, counted before the new products read them"
+
+    # A night rewrites one day of 40: the statistics are left to autovacuum.
+    run_stages(source, warehouse, FIRST_DAY + dt.timedelta(days=40), publish=False)
+    assert planned_product_days(warehouse) == 39

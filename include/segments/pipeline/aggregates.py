@@ -16,11 +16,16 @@ from segments import queries
 from segments.pipeline.extract import ExtractWindow, day_ranges
 from segments.settings import NON_PRODUCT_STOCK_CODE_PREFIXES, NON_PRODUCT_STOCK_CODES, Settings
 
+# The model a later model of the same rebuild reads back (the new products read the product days),
+# and the share of its days a rebuild must rewrite for its statistics to be refreshed before that
+# read (autovacuum's default analyse threshold, autovacuum_analyze_scale_factor, in days not rows).
+PRODUCT_DAYS_INSERT = "intermediate/int_customer_product_days__insert.sql"
+STALE_STATISTICS_SHARE = 0.1
 # Rebuilt per range of days, in dependency order: each (delete, insert) pair reads the models before it.
 DAY_MODELS = (
     ("intermediate/int_invoice_lines_classified__delete.sql", "intermediate/int_invoice_lines_classified__insert.sql"),
     ("intermediate/int_customer_daily__delete.sql", "intermediate/int_customer_daily__insert.sql"),
-    ("intermediate/int_customer_product_days__delete.sql", "intermediate/int_customer_product_days__insert.sql"),
+    ("intermediate/int_customer_product_days__delete.sql", PRODUCT_DAYS_INSERT),
     ("intermediate/int_customer_new_products_daily__delete.sql", "intermediate/int_customer_new_products_daily__insert.sql"),
     ("intermediate/int_customer_country_daily__delete.sql", "intermediate/int_customer_country_daily__insert.sql"),
     ("intermediate/int_line_class_daily__delete.sql", "intermediate/int_line_class_daily__insert.sql"),
@@ -61,8 +66,20 @@ def refresh_pending_days(warehouse: psycopg.Connection, settings: Settings) -> i
         for delete_file, insert_file in DAY_MODELS:
             queries.execute(warehouse, delete_file, params)
             queries.execute(warehouse, insert_file, params)
+            if insert_file == PRODUCT_DAYS_INSERT and _rewrote_much_of_product_days(warehouse, days_range):
+                queries.execute(warehouse, "intermediate/analyze_customer_product_days.sql")
     queries.execute(warehouse, "internal/pending_days__delete.sql", {"days": days})
     return len(days)
+
+
+def _rewrote_much_of_product_days(warehouse: psycopg.Connection, days_range: ExtractWindow) -> bool:
+    """Whether `days_range` is more than STALE_STATISTICS_SHARE of the days the product days span
+    (a first run, a full refresh, a long gap; never a nightly window)."""
+    (span,) = queries.fetch_all(warehouse, "intermediate/int_customer_product_days__day_span.sql")
+    if span["first_day"] is None:
+        return False
+    span_days = (span["last_day"] - span["first_day"]).days + 1
+    return (days_range.end - days_range.start).days > STALE_STATISTICS_SHARE * span_days
 
 
 def window_line_counts(warehouse: psycopg.Connection, window: ExtractWindow) -> list[LineCount]:

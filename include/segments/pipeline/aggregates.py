@@ -59,9 +59,10 @@ def refresh_pending_days(warehouse: psycopg.Connection, settings: Settings) -> i
     or rewrite days meanwhile; the classified lines last as long as it.
     """
     days = [row["invoice_day"] for row in queries.fetch_all(warehouse, "internal/pending_days__select.sql")]
+    ranges = day_ranges(days, _days_with_lines_among(warehouse, days))
     queries.execute(warehouse, "intermediate/int_invoice_lines_classified__create.sql")
     rule_params = classification_params(settings)
-    for days_range, with_undated in [*((each, False) for each in day_ranges(days)), (NO_DAYS, True)]:
+    for days_range, with_undated in [*((each, False) for each in ranges), (NO_DAYS, True)]:
         params = {**days_range.params(), **rule_params, "with_undated": with_undated}
         for delete_file, insert_file in DAY_MODELS:
             queries.execute(warehouse, delete_file, params)
@@ -70,6 +71,15 @@ def refresh_pending_days(warehouse: psycopg.Connection, settings: Settings) -> i
                 queries.execute(warehouse, "intermediate/analyze_customer_product_days.sql")
     queries.execute(warehouse, "internal/pending_days__delete.sql", {"days": days})
     return len(days)
+
+
+def _days_with_lines_among(warehouse: psycopg.Connection, days: list[dt.date]) -> list[dt.date]:
+    """The extracted days with lines between the first and the last of `days` (none without days)."""
+    if not days:
+        return []
+    rows = queries.fetch_all(warehouse, "internal/extracted_days__between.sql",
+                             {"first_day": min(days), "last_day": max(days)})
+    return [row["invoice_day"] for row in rows]
 
 
 def _rewrote_much_of_product_days(warehouse: psycopg.Connection, days_range: ExtractWindow) -> bool:

@@ -17,6 +17,7 @@ warehouse write lock, so concurrent runs see either all of an extract or none of
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import logging
 import time
@@ -69,15 +70,30 @@ class ExtractResult:
         }
 
 
-def day_ranges(days: Iterable[dt.date]) -> list[ExtractWindow]:
-    """Consecutive days folded into [start, end) ranges, in order."""
+def day_ranges(days: Iterable[dt.date], days_with_lines: Iterable[dt.date] | None = None) -> list[ExtractWindow]:
+    """Days folded into [start, end) ranges, in order: consecutive days, and, given the days that
+    hold lines, also days apart when none of those lies between them (a range may then span days
+    without lines, which hold nothing to rebuild: a shop's closed Saturdays, its holidays)."""
+    days = sorted(set(days))
+    # Sorted days that hold lines but are not in `days`: each one keeps the ranges around it apart.
+    separators = None if days_with_lines is None else sorted(set(days_with_lines).difference(days))
     ranges: list[ExtractWindow] = []
-    for day in sorted(set(days)):
-        if ranges and ranges[-1].end == day:
+    for day in days:
+        if ranges and _foldable(ranges[-1].end, day, separators):
             ranges[-1] = ExtractWindow(ranges[-1].start, day + DAY)
         else:
             ranges.append(ExtractWindow(day, day + DAY))
     return ranges
+
+
+def _foldable(end: dt.date, day: dt.date, separators: list[dt.date] | None) -> bool:
+    """Whether a range ending (exclusive) at `end` can grow to include `day` (on or after `end`)."""
+    if end == day:
+        return True
+    if separators is None:
+        return False
+    first_after = bisect.bisect_left(separators, end)
+    return first_after == len(separators) or separators[first_after] >= day
 
 
 def check_source(

@@ -25,9 +25,7 @@ create table if not exists intermediate.int_customer_product_days (
     invoice_day date not null,
     primary key (invoice_day, customer_id, stock_code)
 );
--- Whether a customer bought a product before a given day, asked for every product of a changed day.
-create index if not exists int_customer_product_days_pair_idx
-    on intermediate.int_customer_product_days (customer_id, stock_code, invoice_day);
+-- Its pair index: int_customer_product_days__pair_index.sql, applied right after this file.
 
 -- Two daily models added after the first release. A warehouse from before either queues every
 -- extracted day when it gains them, so its next run rebuilds them for every customer, as a first

@@ -59,11 +59,13 @@ def planned_product_days(warehouse) -> float:
     ).fetchone()[0]
 
 
-def test_a_rebuild_of_most_days_refreshes_the_product_days_statistics_and_a_night_does_not(source, warehouse):
+def test_a_rebuild_of_most_days_rebuilds_the_pair_index_and_statistics_and_a_night_does_not(source, warehouse):
     # Fewer rows than autovacuum's threshold (50): only the rebuild's own ANALYZE can count them.
     load.copy_into_source(source, ["".join(line(number, number) for number in range(40))], replace=True)
     run_stages(source, warehouse, FIRST_DAY + dt.timedelta(days=39), publish=False)
     assert planned_product_days(warehouse) == 39, "the first run's 39 product days, counted before the new products read them"
+    assert warehouse.execute("select to_regclass('intermediate.int_customer_product_days_pair_idx')").fetchone()[0], \
+        "the pair index the first run wrote them without is there again"
 
     # A night rewrites one day of 40: the statistics are left to autovacuum.
     run_stages(source, warehouse, FIRST_DAY + dt.timedelta(days=40), publish=False)

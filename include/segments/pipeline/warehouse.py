@@ -19,6 +19,7 @@ SETUP_FILES = (
     "raw/tables.sql",
     "staging/stg_invoice_lines.sql",
     "intermediate/tables.sql",
+    "intermediate/int_customer_product_days__pair_index.sql",
     "internal/tables.sql",
     "segments/tables.sql",
     "segments/comments.sql",

@@ -95,11 +95,11 @@ def published_state(warehouse: psycopg.Connection, except_date: dt.date | None =
     }
 
 
-def start_run(log: Path) -> subprocess.Popen:
+def start_run(log: Path, *options: str) -> subprocess.Popen:
     """`segments run` for AS_OF in a process of its own, on the test databases (named in the environment)."""
     with log.open("w") as output:
         return subprocess.Popen(
-            [sys.executable, "-m", "segments.tools.cli", "run", "--as-of", AS_OF.isoformat()],
+            [sys.executable, "-m", "segments.tools.cli", "run", "--as-of", AS_OF.isoformat(), *options],
             env=dict(os.environ), stdout=output, stderr=subprocess.STDOUT,
         )
 
@@ -182,6 +182,27 @@ def test_a_run_killed_inside_a_stage_publishes_nothing_and_its_rerun_everything(
     run.wait(timeout=30)
     holder.close()
     wait_until_sessions_end(warehouse, sessions)
+    assert published_state(warehouse) == prepared["published_before"]
+    assert_rerun_publishes_the_uninterrupted_snapshot(warehouse, prepared)
+
+
+def test_a_full_refresh_killed_after_dropping_the_pair_index_leaves_it_and_the_rerun_publishes(warehouse, prepared, tmp_path):
+    # A full refresh rewrites every day: the aggregates drop the product days' pair index, write
+    # them and build it again. Held at the next model's write, the run is past the drop.
+    log = tmp_path / "run.log"
+    run = start_run(log, "--full-refresh")
+    holder = stop_at(("intermediate.int_customer_new_products_daily",), warehouse, run, log)
+    assert recorded_stages(warehouse) == ["extract"], "not inside aggregates"
+    sessions = [pid for pid in run_sessions(warehouse) if pid != holder.info.backend_pid]
+    held = warehouse.execute("select mode from pg_locks where granted and pid = any(%s) "
+                             "and relation = 'intermediate.int_customer_product_days'::regclass", (sessions,)).fetchall()
+    assert ("AccessExclusiveLock",) in held, "the run dropped the pair index"
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    holder.close()
+    wait_until_sessions_end(warehouse, sessions)
+    index = warehouse.execute("select to_regclass('intermediate.int_customer_product_days_pair_idx')").fetchone()[0]
+    assert index is not None, "the drop rolled back with the killed run"
     assert published_state(warehouse) == prepared["published_before"]
     assert_rerun_publishes_the_uninterrupted_snapshot(warehouse, prepared)
 

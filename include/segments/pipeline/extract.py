@@ -1,7 +1,9 @@
 """Incremental extract: source invoice lines into the warehouse's raw layer, streamed with COPY.
 
 Snapshot D re-reads the window [high-water mark day - look-back, D): everything newer than what
-was already extracted, plus a few recent days to pick up late or corrected lines. Days before
+was already extracted, plus a few recent days to pick up late or corrected lines; where the
+source's change capture names the days written since the last extract, only the days after the
+high-water mark (the log names the late and corrected ones). Days before
 the window are verified instead of re-read, and every day that changed (changed prices, late or
 deleted lines, a reload) is re-read too. Where the source has the change capture
 (change_capture.py), its log names the days written since the last extract; otherwise the
@@ -151,7 +153,11 @@ def fingerprint_changed_days(
     return sorted(day for day in in_source.keys() | extracted.keys() if in_source.get(day) != extracted.get(day))
 
 
-def _window(warehouse: psycopg.Connection, as_of_date: dt.date, lookback_days: int, full_refresh: bool) -> ExtractWindow:
+def _window(
+    warehouse: psycopg.Connection, as_of_date: dt.date, lookback_days: int, full_refresh: bool, logged: bool
+) -> ExtractWindow:
+    """The days to re-read; `logged`: the source's change log names every day written since the
+    last extract."""
     full_history = ExtractWindow(BEGINNING_OF_HISTORY, as_of_date)
     if full_refresh:
         return full_history
@@ -162,8 +168,13 @@ def _window(warehouse: psycopg.Connection, as_of_date: dt.date, lookback_days: i
     (row,) = queries.fetch_all(warehouse, "internal/extracted_high_water_mark.sql")
     if row["high_water_mark"] is None:
         return full_history
-    resume_day = min(row["high_water_mark"], as_of_date)
-    return ExtractWindow(resume_day - dt.timedelta(days=lookback_days), as_of_date)
+    high_water_mark = row["high_water_mark"]
+    if logged:
+        # Every write to a day up to the high-water mark since the last extract is in the log (and
+        # re-read as a changed day), late lines too; a later day held no line when it was
+        # extracted, or was not extracted yet.
+        return ExtractWindow(min(high_water_mark + DAY, as_of_date), as_of_date)
+    return ExtractWindow(min(high_water_mark, as_of_date) - dt.timedelta(days=lookback_days), as_of_date)
 
 
 def plan(
@@ -178,7 +189,7 @@ def plan(
     and how those were found."""
     # Read the change log on every run, a full one too: the next run reads on from here.
     captured = change_capture.days_changed_since_last_extract(source, warehouse, source_table)
-    window = _window(warehouse, as_of_date, lookback_days, full_refresh)
+    window = _window(warehouse, as_of_date, lookback_days, full_refresh, logged=captured is not None)
     captured_before_snapshot = change_capture.carry_over(warehouse, captured or set(), as_of_date)
     if window.start == BEGINNING_OF_HISTORY:
         return window, [], "full history"

@@ -73,10 +73,14 @@ def store(
                 with cursor.copy(copy_assignments) as copy:
                     for customer_id, segment_id in result.assignments.items():
                         copy.write_row((run_id, customer_id, int(segment_id)))
-        if with_assignments and previous is not None:
-            result.metrics.update(migration(warehouse, run_id, previous))
-            update_metrics(warehouse, run_id, result.metrics)
     queries.execute(warehouse, "internal/analyze_customer_assignments.sql")
+    # After the statistics (which Citus cannot take inside the transaction that wrote the rows):
+    # planned without them, the count probes the previous snapshot's key once per customer
+    # instead of hashing both sides. Until it is stored, the run has no migration metrics, and no
+    # later stage reads them before this one succeeds.
+    if with_assignments and previous is not None:
+        result.metrics.update(migration(warehouse, run_id, previous))
+        update_metrics(warehouse, run_id, result.metrics)
 
 
 def load(warehouse: psycopg.Connection, run_id: str) -> SegmentModel:

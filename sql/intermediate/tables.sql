@@ -27,13 +27,14 @@ create table if not exists intermediate.int_customer_product_days (
 );
 -- Its pair index: int_customer_product_days__pair_index.sql, applied right after this file.
 
--- Two daily models added after the first release. A warehouse from before either queues every
--- extracted day when it gains them, so its next run rebuilds them for every customer, as a first
--- run does.
+-- Two daily models and the customers' totals, added after the first release. A warehouse from
+-- before any of them queues every extracted day when it gains them, so its next run rebuilds them
+-- for every customer, as a first run does.
 do $$
 declare
     gains_a_model constant boolean := to_regclass('intermediate.int_customer_new_products_daily') is null
-                                   or to_regclass('intermediate.int_customer_country_daily') is null;
+                                   or to_regclass('intermediate.int_customer_country_daily') is null
+                                   or to_regclass('intermediate.int_customer_totals') is null;
 begin
     -- Per customer and day: how many products the customer bought that day for the first time, so
     -- that features count a customer's distinct products from one row per customer-day instead of
@@ -53,10 +54,47 @@ begin
         purchase_lines integer not null,
         primary key (invoice_day, customer_id, country)
     );
+    -- Per customer: the sums, first and last purchase days, products and country the features
+    -- read, of the days before `before_date`. The rows of 9999-12-31 are those of all history,
+    -- kept current by the aggregates stage (int_customer_totals__insert.sql); a run whose
+    -- snapshot they do not cover adds its own for its date and removes them in the same
+    -- transaction.
+    create table if not exists intermediate.int_customer_totals (
+        before_date        date not null,
+        customer_id        text not null,
+        first_purchase_day date,
+        last_purchase_day  date,
+        purchase_invoices  bigint not null,
+        units_purchased    numeric not null,
+        purchase_revenue   numeric not null,
+        returned_revenue   numeric not null,
+        distinct_products  integer not null,
+        country            text,
+        primary key (before_date, customer_id)
+    );
     if gains_a_model and to_regclass('internal.pending_days') is not null then
         insert into internal.pending_days (invoice_day)
         select invoice_day from internal.extracted_days
         on conflict do nothing;
+    end if;
+end
+$$;
+
+-- By customer: a rebuild recomputes the totals of the customers of its days from every day of
+-- theirs (int_customer_totals__insert.sql), a few rows each, not a scan of all history. Created
+-- only when missing: CREATE INDEX locks out writers even when the index exists, and every run
+-- sets the schema up while another may be rebuilding these tables.
+do $$
+begin
+    if to_regclass('intermediate.int_customer_daily_customer_idx') is null then
+        create index int_customer_daily_customer_idx on intermediate.int_customer_daily (customer_id);
+    end if;
+    if to_regclass('intermediate.int_customer_country_daily_customer_idx') is null then
+        create index int_customer_country_daily_customer_idx on intermediate.int_customer_country_daily (customer_id);
+    end if;
+    if to_regclass('intermediate.int_customer_new_products_daily_customer_idx') is null then
+        create index int_customer_new_products_daily_customer_idx
+            on intermediate.int_customer_new_products_daily (customer_id);
     end if;
 end
 $$;

@@ -17,7 +17,8 @@ with layout (position, table_name, kind, distribution_column) as (
         (8, 'intermediate.int_customer_country_daily', 'distributed', 'customer_id'),
         (9, 'intermediate.int_customer_features', 'distributed', 'customer_id'),
         (10, 'internal.customer_assignments', 'distributed', 'customer_id'),
-        (11, 'segments.customer_segments', 'distributed', 'customer_id')
+        (11, 'segments.customer_segments', 'distributed', 'customer_id'),
+        (12, 'intermediate.int_customer_totals', 'distributed', 'customer_id')
 )
 select layout.table_name, layout.kind, layout.distribution_column
 from layout

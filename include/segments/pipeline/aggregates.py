@@ -11,9 +11,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 import psycopg
+from psycopg import sql
 
 from segments import queries
-from segments.pipeline.extract import DAY, ExtractWindow, day_ranges
+from segments.pipeline.extract import BEGINNING_OF_HISTORY, DAY, ExtractWindow, day_ranges
 from segments.settings import NON_PRODUCT_STOCK_CODE_PREFIXES, NON_PRODUCT_STOCK_CODES, Settings
 
 # The model a later model of the same rebuild reads back (the new products read the product
@@ -33,6 +34,14 @@ DAY_MODELS = (
 )
 # An empty range: the models' statements then touch only the undated lines.
 NO_DAYS = ExtractWindow(dt.date(1900, 1, 1), dt.date(1900, 1, 1))
+# The `before_date` of the customers' totals of all history (intermediate.int_customer_totals),
+# which every rebuild keeps current for the customers of the days it rebuilt.
+ALL_HISTORY_TOTALS = dt.date.max
+# Whose totals a statement recomputes: a condition in the statement itself (not a parameter
+# that switches it off), so that the planner joins the customers of the rebuilt days on the
+# daily models' customer index instead of scanning them whole.
+CHANGED_CUSTOMERS = sql.SQL("and customer_id in (select customer_id from pg_temp.int_customers_with_changed_days)")
+EVERY_CUSTOMER = sql.SQL("")
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,7 @@ def refresh_pending_days(warehouse: psycopg.Connection, settings: Settings) -> i
     days = [row["invoice_day"] for row in queries.fetch_all(warehouse, "internal/pending_days__select.sql")]
     ranges = day_ranges(days, _days_with_lines_among(warehouse, days))
     queries.execute(warehouse, "intermediate/int_invoice_lines_classified__create.sql")
+    queries.execute(warehouse, "intermediate/int_customers_with_changed_days__create.sql")
     rule_params = classification_params(settings)
     for days_range, with_undated in [*((each, False) for each in ranges), (NO_DAYS, True)]:
         params = {**days_range.params(), **rule_params, "with_undated": with_undated}
@@ -74,8 +84,33 @@ def refresh_pending_days(warehouse: psycopg.Connection, settings: Settings) -> i
             if rewrites_most:
                 queries.execute(warehouse, "intermediate/int_customer_product_days__pair_index.sql")
                 queries.execute(warehouse, "intermediate/analyze_customer_product_days.sql")
+    rebuild_totals(warehouse, ALL_HISTORY_TOTALS, BEGINNING_OF_HISTORY, all_history=True, customers=CHANGED_CUSTOMERS)
     queries.execute(warehouse, "internal/pending_days__delete.sql", {"days": days})
     return len(days)
+
+
+def rebuild_totals(
+    warehouse: psycopg.Connection, before_date: dt.date, history_start: dt.date, all_history: bool,
+    customers: sql.Composable,
+) -> None:
+    """Recompute the customers' totals of the days before `before_date` (from `history_start` on),
+    of CHANGED_CUSTOMERS or of EVERY_CUSTOMER."""
+    params = {"before_date": before_date, "history_start": history_start, "all_history": all_history}
+    queries.execute(warehouse, "intermediate/int_customer_totals__delete.sql", params, {"of_customers": customers})
+    queries.execute(warehouse, "intermediate/int_customer_totals__insert.sql", params, {"of_customers": customers})
+
+
+def forget_totals(warehouse: psycopg.Connection, before_date: dt.date) -> None:
+    """Remove every customer's totals of the days before `before_date`."""
+    queries.execute(warehouse, "intermediate/int_customer_totals__delete.sql", {"before_date": before_date},
+                    {"of_customers": EVERY_CUSTOMER})
+
+
+def all_history_totals_cover(warehouse: psycopg.Connection, as_of_date: dt.date) -> bool:
+    """Whether the totals of all history are those of exactly the days before `as_of_date`: no
+    daily aggregate is dated on or after it (a nightly run's snapshot, never a backfill's)."""
+    (span,) = queries.fetch_all(warehouse, "intermediate/int_customer_daily__day_span.sql")
+    return span["last_day"] is None or (span["first_day"] >= BEGINNING_OF_HISTORY and span["last_day"] < as_of_date)
 
 
 def _days_with_lines_among(warehouse: psycopg.Connection, days: list[dt.date]) -> list[dt.date]:

@@ -9,6 +9,7 @@ import pandas as pd
 import psycopg
 
 from segments import queries
+from segments.pipeline import aggregates
 from segments.pipeline.extract import BEGINNING_OF_HISTORY
 
 
@@ -26,15 +27,24 @@ def history_start(as_of_date: dt.date, history_days: int | None) -> dt.date:
 def build_features(
     warehouse: psycopg.Connection, run_id: str, as_of_date: dt.date, history_days: int | None
 ) -> FeatureSummary:
-    """Rebuild the run's rows of intermediate.int_customer_features.
+    """Rebuild the run's rows of intermediate.int_customer_features, from the customers' totals
+    of all history when they are those of the days before `as_of_date` (a nightly run: one row
+    per customer), else from totals of the run's own (a backfill, a history window).
 
-    The caller holds the warehouse write lock in an open transaction: the daily aggregates the
-    features read cannot change underneath.
+    The caller holds the warehouse write lock in an open transaction, and refreshed the pending
+    days in it (aggregates.refresh_pending_days): the daily aggregates and totals the features
+    read cannot change underneath.
     """
-    params = {"run_id": run_id, "as_of_date": as_of_date, "history_start": history_start(as_of_date, history_days),
-              "all_history": history_days is None}
+    from_all_history = history_days is None and aggregates.all_history_totals_cover(warehouse, as_of_date)
+    if not from_all_history:
+        aggregates.rebuild_totals(warehouse, as_of_date, history_start(as_of_date, history_days),
+                                  all_history=history_days is None, customers=aggregates.EVERY_CUSTOMER)
+    params = {"run_id": run_id, "as_of_date": as_of_date,
+              "totals_before_date": aggregates.ALL_HISTORY_TOTALS if from_all_history else as_of_date}
     queries.execute(warehouse, "intermediate/int_customer_features__delete.sql", params)
     queries.execute(warehouse, "intermediate/int_customer_features__insert.sql", params)
+    if not from_all_history:
+        aggregates.forget_totals(warehouse, as_of_date)
     return summary(warehouse, run_id)
 
 

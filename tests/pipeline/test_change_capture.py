@@ -116,6 +116,20 @@ def captured_warehouse(source, warehouse):
     return source, warehouse
 
 
+def test_a_night_re_reads_the_days_after_the_high_water_mark_and_the_days_the_log_names_only(captured_warehouse):
+    source, warehouse = captured_warehouse
+    # Two lines a day were extracted up to the day before FIRST_RUN; a late line arrives for a day
+    # that a look-back would have re-read anyway.
+    apply(source, [("late line", 38)], serial=1)
+    night = FIRST_RUN + dt.timedelta(days=2)
+    extract = run_stages(source, warehouse, night, publish=False)["extract"]
+    assert extract["changed_days_found_by"] == "change capture"
+    assert extract["window_start"] == FIRST_RUN.isoformat(), "no look-back: the log names the late days"
+    assert extract["changed_days_reextracted"] == 1
+    assert extract["lines_extracted"] == 2 * 2 + 3, "the two new days, and the late line's day again"
+    assert_raw_lines_match_the_source(source, warehouse, night)
+
+
 def test_a_disabled_trigger_sends_the_extract_back_to_fingerprints(captured_warehouse, caplog):
     source, warehouse = captured_warehouse
     source.execute(f"alter table {SOURCE_TABLE} disable trigger segments_capture_update")

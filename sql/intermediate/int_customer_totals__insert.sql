@@ -1,8 +1,8 @@
 -- Per-customer totals of the daily aggregates dated before `before_date` (and from
--- `history_start` on): of every customer, or of those whose days were just rebuilt
--- (the of_customers fragment, aggregates.py). Features read one row per customer from here; the totals of
--- all history are kept current by the aggregates stage, so that a nightly run does not re-read
--- every customer-day of history.
+-- `history_start` on): of every customer, or of those whose days were just rebuilt (the
+-- of_customers fragment, aggregates.py). Features read one row per customer from here; the
+-- totals of all history are kept current by the aggregates stage, so that a nightly run does not
+-- re-read every customer-day of history.
 insert into intermediate.int_customer_totals (
     before_date, customer_id, first_purchase_day, last_purchase_day, purchase_invoices,
     units_purchased, purchase_revenue, returned_revenue, distinct_products, country

@@ -55,10 +55,10 @@ begin
         primary key (invoice_day, customer_id, country)
     );
     -- Per customer: the sums, first and last purchase days, products and country the features
-    -- read, of the days before `before_date`. The rows of 9999-12-31 are those of all history,
-    -- kept current by the aggregates stage (int_customer_totals__insert.sql); a run whose
-    -- snapshot they do not cover adds its own for its date and removes them in the same
-    -- transaction.
+    -- read, of the days before `before_date`. The rows dated aggregates.ALL_HISTORY_TOTALS are
+    -- those of all history, kept current by the aggregates stage (int_customer_totals__insert.sql);
+    -- a run whose snapshot they do not cover adds its own for its date and removes them in the
+    -- same transaction.
     create table if not exists intermediate.int_customer_totals (
         before_date        date not null,
         customer_id        text not null,

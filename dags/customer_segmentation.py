@@ -133,12 +133,12 @@ def customer_segmentation():
                                              Snapshot.from_xcom(snapshot).as_of_date, settings)
 
     @task
-    def training(snapshot: dict) -> dict:
+    def training(snapshot: dict, featured: dict) -> dict:
         from segments import db
         from segments.pipeline import stages
 
         with db.connect(WAREHOUSE_CONN_ID) as warehouse:
-            return stages.training_stage(warehouse, Snapshot.from_xcom(snapshot), settings)
+            return stages.training_stage(warehouse, Snapshot.from_xcom(snapshot), featured, settings)
 
     @task
     def quality_gate(snapshot: dict) -> dict:
@@ -175,7 +175,7 @@ def customer_segmentation():
     aggregated = aggregates(snapshot, extracted)
     featured = features(snapshot)
     waited = wait_for_earlier_run(snapshot)
-    trained = training(snapshot)
+    trained = training(snapshot, featured)
     gated = quality_gate(snapshot)
     published = publish(snapshot, extracted, featured)
     # Training needs the features and the wait (which lets a failed run pass, see above).

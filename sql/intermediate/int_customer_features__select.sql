@@ -1,7 +1,9 @@
--- The segmentable customers of a run's snapshot: the only rows pandas ever sees. With a sample size,
--- a seeded random sample of that many (for training when there are too many to hold in memory);
--- without one (null), all of them. The hash order makes both the same on every rerun. Numerics
--- arrive as floats, the model's type (every feature of settings.ALL_FEATURES, in its order).
+-- The segmentable customers of a run's snapshot: the only rows pandas ever sees. Which of them, in
+-- which order (features.EVERY_CUSTOMER or features.SEEDED_SAMPLE): every one in customer order,
+-- or a seeded random sample of a given size in hash order (for training when there are too many
+-- to hold in memory); either is the same on every rerun, so K-Means meets the same rows in the same
+-- order. Numerics arrive as floats, the model's type (every feature of settings.ALL_FEATURES, in
+-- its order).
 select
     customer_id,
     recency_days,
@@ -14,5 +16,4 @@ select
     distinct_products
 from intermediate.int_customer_features
 where run_id = %(run_id)s and is_clusterable
-order by md5(customer_id || ':' || %(seed)s::text), customer_id
-limit %(sample_size)s
+{rows}

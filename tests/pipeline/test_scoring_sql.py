@@ -95,3 +95,22 @@ def test_storing_a_runs_model_again_replaces_its_assignments(warehouse):
     stored = dict(warehouse.execute(
         "select customer_id, segment_id from internal.customer_assignments where run_id = 'retried'").fetchall())
     assert stored == {"10001": 2, "10004": 1}
+
+
+# Text PostgreSQL can hold: any character but NUL (surrogates cannot be encoded).
+stored_text = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), min_size=1, max_size=12)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(run_id=stored_text, assignments=st.dictionaries(stored_text, st.integers(1, 3), max_size=20))
+def test_stored_assignments_keep_every_customer_id_exactly(warehouse, run_id, assignments):
+    """The assignments reach the warehouse as COPY text built column by column: customer ids and
+    run ids with tabs, newlines, backslashes or a lone backslash-period arrive unchanged."""
+    warehouse_state.ensure_schema(warehouse)
+    model = SegmentModel(Scaler(("recency_days",), (0.0,), (9.0,), (1.0,), (1.0,)), np.array([[0.0], [1.0], [2.0]]),
+                         (1, 2, 3), ("Entry-Level", "Core Regular", "VIP Premium"))
+    series = pd.Series(assignments, index=pd.Index(list(assignments), dtype=object), dtype="int64")
+    registry.store(warehouse, run_id, AS_OF, FitResult(model, series, {}), None)
+    stored = dict(warehouse.execute(
+        "select customer_id, segment_id from internal.customer_assignments where run_id = %s", (run_id,)).fetchall())
+    assert stored == assignments

@@ -227,8 +227,10 @@ def _copy_range(
                         batch = bytearray()
                 rows_in.write(batch)
         lines = writer.rowcount
-    queries.execute(warehouse, "internal/extracted_days__refresh.sql",
-                    {**params, "run_id": run_id, "rebuild_all": rebuild_all})
+    queries.execute(warehouse, "internal/extracted_days__refresh.sql", {
+        **params, "run_id": run_id, "rebuild_all": rebuild_all,
+        "from_beginning_of_history": days.start == BEGINNING_OF_HISTORY,
+    })
     return lines
 
 

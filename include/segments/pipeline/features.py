@@ -7,10 +7,18 @@ from dataclasses import dataclass
 
 import pandas as pd
 import psycopg
+from psycopg import sql
 
 from segments import queries
 from segments.pipeline import aggregates
 from segments.pipeline.extract import BEGINNING_OF_HISTORY
+
+
+# The rows of intermediate/int_customer_features__select.sql. Every customer in key order: the
+# primary key's order, with no hash to compute and sort (a third of the read at 80,000 customers).
+EVERY_CUSTOMER = sql.SQL("order by customer_id")
+SEEDED_SAMPLE = sql.SQL("order by md5(customer_id || ':' || {seed}::text), customer_id limit {sample_size}").format(
+    seed=sql.Placeholder("seed"), sample_size=sql.Placeholder("sample_size"))
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,7 @@ def load_features(
     warehouse: psycopg.Connection, run_id: str, sample_size: int | None = None, seed: int = 0
 ) -> pd.DataFrame:
     """The run's segmentable customers (all, or a seeded sample of `sample_size`), indexed by customer_id."""
+    rows = EVERY_CUSTOMER if sample_size is None else SEEDED_SAMPLE
     frame = queries.fetch_frame(warehouse, "intermediate/int_customer_features__select.sql",
-                                {"run_id": run_id, "sample_size": sample_size, "seed": seed})
+                                {"run_id": run_id, "sample_size": sample_size, "seed": seed}, {"rows": rows})
     return frame.set_index("customer_id")

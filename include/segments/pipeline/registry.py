@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import asdict
 
 import numpy as np
+import pandas as pd
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -71,8 +72,7 @@ def store(
             cursor.executemany(insert_definition, definition_rows)
             if with_assignments:
                 with cursor.copy(copy_assignments) as copy:
-                    for customer_id, segment_id in result.assignments.items():
-                        copy.write_row((run_id, customer_id, int(segment_id)))
+                    copy.write(_copy_text(run_id, result.assignments))
     queries.execute(warehouse, "internal/analyze_customer_assignments.sql")
     # After the statistics (which Citus cannot take inside the transaction that wrote the rows):
     # planned without them, the count probes the previous snapshot's key once per customer
@@ -81,6 +81,22 @@ def store(
     if with_assignments and previous is not None:
         result.metrics.update(migration(warehouse, run_id, previous))
         update_metrics(warehouse, run_id, result.metrics)
+
+
+# What COPY's text format escapes in a value (any customer id may hold them).
+_COPY_TEXT_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+
+
+def _copy_text(run_id: str, assignments: pd.Series) -> bytes:
+    """The run's assignments (segment id by customer id) as rows of COPY's text format, built
+    column by column: half the time of a write_row call per customer."""
+    columns = []
+    for values in (pd.Series(run_id, index=assignments.index), assignments.index.to_series()):
+        for character, escaped in _COPY_TEXT_ESCAPES:
+            values = values.str.replace(character, escaped, regex=False)
+        columns.append(values)
+    segment_ids = assignments.astype(int).astype(str)
+    return (columns[0] + "\t" + columns[1] + "\t" + segment_ids + "\n").str.cat().encode()
 
 
 def load(warehouse: psycopg.Connection, run_id: str) -> SegmentModel:

@@ -137,23 +137,23 @@ def features_stage(wh: psycopg.Connection, snapshot: Snapshot, settings: Setting
     return detail
 
 
-def training_stage(wh: psycopg.Connection, snapshot: Snapshot, settings: Settings) -> dict:
+def training_stage(wh: psycopg.Connection, snapshot: Snapshot, featured: dict, settings: Settings) -> dict:
     """Fit, name and identify the segments; store the model and every customer's assignment.
 
     The model continues the snapshot's predecessor (warm start, segment ids, migration) when one
     was published at most `predecessor_max_gap_days` before; otherwise it starts afresh.
     Up to `max_training_customers` customers, everything happens on one DataFrame row per
     customer. Beyond it, the model learns from a seeded sample of that size and every customer
-    is assigned inside the warehouse, in SQL, from the stored model.
+    is assigned inside the warehouse, in SQL, from the stored model. `featured`: what the
+    features stage returned (its count of segmentable customers).
     """
     with recorded_stage(wh, snapshot, "training") as detail:
         as_of_date, run_id = snapshot.as_of_date, snapshot.run_id
-        customers = features.summary(wh, run_id).customers_segmented
-        in_memory = customers <= settings.max_training_customers
+        in_memory = featured["customers_segmented"] <= settings.max_training_customers
         previous = registry.predecessor(wh, as_of_date, settings.predecessor_max_gap_days)
         predecessor = {"predecessor_as_of_date": previous.as_of_date.isoformat() if previous else None}
         if in_memory:
-            frame = features.load_features(wh, run_id, seed=settings.random_seed)
+            frame = features.load_features(wh, run_id)
             result = model.fit(frame, settings, snapshot.k, previous)
             result.metrics.update(predecessor)
             registry.store(wh, run_id, as_of_date, result, previous)

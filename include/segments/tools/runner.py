@@ -56,7 +56,7 @@ def run_stages(
         "extract": lambda done: stages.extract_stage(source, warehouse, snapshot, settings),
         "aggregates": lambda done: stages.aggregates_stage(warehouse, snapshot, done["extract"], settings),
         "features": lambda done: stages.features_stage(warehouse, snapshot, settings),
-        "training": lambda done: stages.training_stage(warehouse, snapshot, settings),
+        "training": lambda done: stages.training_stage(warehouse, snapshot, done["features"], settings),
         "quality_gate": lambda done: stages.quality_gate_stage(warehouse, snapshot, settings),
         "publish": lambda done: stages.publish_stage(warehouse, snapshot, done["extract"], done["features"]),
         "report": lambda done: report.report_stage(warehouse, snapshot, settings),

@@ -90,13 +90,17 @@ _COPY_TEXT_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"
 def _copy_text(run_id: str, assignments: pd.Series) -> bytes:
     """The run's assignments (segment id by customer id) as rows of COPY's text format, built
     column by column: half the time of a write_row call per customer."""
-    columns = []
-    for values in (pd.Series(run_id, index=assignments.index), assignments.index.to_series()):
-        for character, escaped in _COPY_TEXT_ESCAPES:
-            values = values.str.replace(character, escaped, regex=False)
-        columns.append(values)
+    (run,) = _escaped(pd.Series([run_id]))
+    customer_ids = _escaped(assignments.index.to_series())
     segment_ids = assignments.astype(int).astype(str)
-    return (columns[0] + "\t" + columns[1] + "\t" + segment_ids + "\n").str.cat().encode()
+    return (run + "\t" + customer_ids + "\t" + segment_ids + "\n").str.cat().encode()
+
+
+def _escaped(values: pd.Series) -> pd.Series:
+    """Text values as COPY's text format writes them."""
+    for character, escaped in _COPY_TEXT_ESCAPES:
+        values = values.str.replace(character, escaped, regex=False)
+    return values
 
 
 def load(warehouse: psycopg.Connection, run_id: str) -> SegmentModel:

@@ -12,6 +12,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from segments.errors import InsufficientDataError
 from segments.pipeline import model
@@ -367,3 +369,22 @@ def test_bootstrap_stability_is_near_one_for_segments_the_data_has_and_lower_for
     }, index=[f"c{n}" for n in range(600)])
     arbitrary = model.fit(noise, settings, 6, None)
     assert arbitrary.metrics["bootstrap_stability"] < clear.metrics["bootstrap_stability"] - 0.1
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), rows=st.integers(3, 300), dimensions=st.integers(1, 4), labels_drawn=st.integers(2, 6),
+       sample_size=st.integers(2, 320), seed=st.integers(0, 2**31 - 1))
+def test_silhouette_is_scikit_learns_on_the_same_seeded_sample(data, rows, dimensions, labels_drawn, sample_size, seed):
+    """Any points (repeated ones too, whose distance is zero), labels and sample size: the value of
+    scikit-learn's silhouette_score with the same sample_size and random_state."""
+    from sklearn.metrics import silhouette_score
+
+    coordinates = st.floats(-1e3, 1e3, allow_nan=False) | st.sampled_from([0.0, 1.0])
+    points = np.array(data.draw(st.lists(st.lists(coordinates, min_size=dimensions, max_size=dimensions),
+                                         min_size=rows, max_size=rows)))
+    labels = np.array(data.draw(st.lists(st.integers(0, labels_drawn - 1), min_size=rows, max_size=rows))) * 7
+    try:
+        expected = silhouette_score(points, labels, sample_size=sample_size, random_state=seed)
+    except ValueError:
+        assume(False)  # scikit-learn refuses a sample with one label, or with as many labels as points
+    assert model.silhouette(points, labels, sample_size, seed) == pytest.approx(expected, abs=1e-12)

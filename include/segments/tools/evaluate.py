@@ -208,8 +208,6 @@ def supervised_ceiling(frame: pd.DataFrame, truth: pd.Series, seed: int) -> floa
 
 def real_scores(frames: dict[dt.date, pd.DataFrame], candidate: Candidate, settings: Settings) -> dict:
     """Night-to-night keep over the dates, and stability, silhouette and names on the last one."""
-    from sklearn.metrics import silhouette_score
-
     k = None if candidate.k_mode == "auto" else REAL_K
     fitted, before, keeps = None, None, {}
     for date in sorted(frames):
@@ -227,8 +225,7 @@ def real_scores(frames: dict[dt.date, pd.DataFrame], candidate: Candidate, setti
     return {
         "k": chosen_k,
         "bootstrap_stability": model.resample_agreement(fitted.scaled, fitted.predict, _refit(candidate, chosen_k), seed),
-        "silhouette": float(silhouette_score(
-            fitted.scaled, fitted.labels, sample_size=min(len(last), settings.silhouette_sample_size), random_state=seed)),
+        "silhouette": model.silhouette(fitted.scaled, fitted.labels, settings.silhouette_sample_size, seed),
         "nightly_keep": keeps,
         "min_nightly_keep": min(keeps.values()) if keeps else None,
         **seed_segments(last, three),

@@ -22,7 +22,7 @@ SOURCE_COLUMN_LISTS = {
     "source/day_fingerprints_before.sql": r"row\((.*?)\), 0\)",
     "internal/extracted_days__refresh.sql": r"row\((.*?)\), 0\)",
     # A duplicate line: the same value in every column.
-    "intermediate/int_invoice_lines_classified__insert.sql": r"partition by(.*?)\)",
+    "intermediate/int_invoice_lines_classified__create.sql": r"partition by(.*?)\)",
 }
 # staging.stg_invoice_lines renames the source's invoice_date to what it holds: a moment; the
 # duplicate window names the customer by its never-null key (raw/tables.sql).

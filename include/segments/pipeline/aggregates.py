@@ -23,9 +23,10 @@ from segments.settings import NON_PRODUCT_STOCK_CODE_PREFIXES, NON_PRODUCT_STOCK
 # third of the rows) and refreshes its statistics before that read.
 PRODUCT_DAYS_INSERT = "intermediate/int_customer_product_days__insert.sql"
 MOST_OF_THE_DAYS = 0.5
-# Rebuilt per range of days, in dependency order: each (delete, insert) pair reads the models before it.
+# Rebuilt per range of days, in dependency order: each (forget, rebuild) pair reads the models before
+# it; the classified lines of the range first.
 DAY_MODELS = (
-    ("intermediate/int_invoice_lines_classified__delete.sql", "intermediate/int_invoice_lines_classified__insert.sql"),
+    ("intermediate/int_invoice_lines_classified__drop.sql", "intermediate/int_invoice_lines_classified__create.sql"),
     ("intermediate/int_customer_daily__delete.sql", "intermediate/int_customer_daily__insert.sql"),
     ("intermediate/int_customer_product_days__delete.sql", PRODUCT_DAYS_INSERT),
     ("intermediate/int_customer_new_products_daily__delete.sql", "intermediate/int_customer_new_products_daily__insert.sql"),
@@ -70,17 +71,16 @@ def refresh_pending_days(warehouse: psycopg.Connection, settings: Settings) -> i
     """
     days = [row["invoice_day"] for row in queries.fetch_all(warehouse, "internal/pending_days__select.sql")]
     ranges = day_ranges(days, _days_with_lines_among(warehouse, days))
-    queries.execute(warehouse, "intermediate/int_invoice_lines_classified__create.sql")
     queries.execute(warehouse, "intermediate/int_customers_with_changed_days__create.sql")
     rule_params = classification_params(settings)
     for days_range, with_undated in [*((each, False) for each in ranges), (NO_DAYS, True)]:
         params = {**days_range.params(), **rule_params, "with_undated": with_undated}
-        for delete_file, insert_file in DAY_MODELS:
-            rewrites_most = insert_file == PRODUCT_DAYS_INSERT and _rewrites_most_of_product_days(warehouse, days_range)
+        for forget_file, rebuild_file in DAY_MODELS:
+            rewrites_most = rebuild_file == PRODUCT_DAYS_INSERT and _rewrites_most_of_product_days(warehouse, days_range)
             if rewrites_most:
                 queries.execute(warehouse, "intermediate/int_customer_product_days__drop_pair_index.sql")
-            queries.execute(warehouse, delete_file, params)
-            queries.execute(warehouse, insert_file, params)
+            queries.execute(warehouse, forget_file, params)
+            queries.execute(warehouse, rebuild_file, params)
             if rewrites_most:
                 queries.execute(warehouse, "intermediate/int_customer_product_days__pair_index.sql")
                 queries.execute(warehouse, "intermediate/analyze_customer_product_days.sql")

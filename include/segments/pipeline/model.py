@@ -196,7 +196,7 @@ def silhouette(points: np.ndarray, labels: np.ndarray, sample_size: int, seed: i
     the same sample and the same value (a property test holds them equal), in about a third of its
     time and without its swings (0.06-0.10 s against 0.17-0.78 s for a 5,000-customer sample in a
     fresh process: its 5,000 x 5,000 distance matrix ran the linear algebra library on every core,
-    whose threads then waited on each other and on the database). Each point's distances to the
+    whose threads then waited on each other). Each point's distances to the
     sample are summed per label in blocks of SILHOUETTE_BLOCK_ROWS, on one thread. A point alone in
     its label scores 0, as there.
     """
@@ -244,7 +244,9 @@ def choose_k(scaled: np.ndarray, settings: Settings) -> tuple[int, list[dict]]:
         labels = _kmeans(k, settings.random_seed).fit_predict(candidates)
         smallest_share = np.bincount(labels, minlength=k).min() / len(labels)
         curve.append({
-            "k": k, "silhouette": silhouette(candidates, labels, settings.silhouette_sample_size, settings.random_seed), "smallest_share": float(smallest_share),
+            "k": k,
+            "silhouette": silhouette(candidates, labels, settings.silhouette_sample_size, settings.random_seed),
+            "smallest_share": float(smallest_share),
             "eligible": bool(smallest_share >= settings.min_segment_share),
         })
     eligible = [point for point in curve if point["eligible"]] or curve

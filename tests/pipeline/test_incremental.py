@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from conftest import fresh_database
 from pipeline_helpers import run_stages
 from segments import db
+from segments.errors import SourceError
 from segments.settings import Settings
 from segments.tools import load
 
@@ -70,3 +72,22 @@ def test_a_rebuild_of_most_days_rebuilds_the_pair_index_and_statistics_and_a_nig
     # A night rewrites one day of 40: the statistics are left to autovacuum.
     run_stages(source, warehouse, FIRST_DAY + dt.timedelta(days=40), publish=False)
     assert planned_product_days(warehouse) == 39
+
+
+def test_a_source_value_the_contract_cannot_hold_stops_the_extract_mid_stream_and_names_the_days(source, warehouse):
+    # 2,000 good lines stream to the warehouse before the one whose quantity no integer holds.
+    load.copy_into_source(source, ["".join(line(number, number % 40) for number in range(2000))], replace=True)
+    source.execute(f"alter table {SOURCE_TABLE} alter column quantity type bigint")
+    source.execute(f"insert into {SOURCE_TABLE} select invoice_no || 'X', stock_code, customer_id, description, country, "
+                   f"3000000000, unit_price, invoice_date from {SOURCE_TABLE} where invoice_no = '500039'")
+    source.commit()
+    night = FIRST_DAY + dt.timedelta(days=40)
+    with pytest.raises(SourceError, match=rf"dated before {night} or undated .*integer out of range.*correct the line"):
+        run_stages(source, warehouse, night, publish=False)
+    assert warehouse.execute("select count(*) from raw.invoice_lines").fetchone()[0] == 0
+    assert warehouse.execute("select count(*) from internal.extracted_days").fetchone()[0] == 0
+
+    # The same connections go on: once the line is corrected, the rerun extracts every line.
+    source.execute(f"update {SOURCE_TABLE} set quantity = 3 where quantity > 2147483647")
+    source.commit()
+    assert run_stages(source, warehouse, night, publish=False)["extract"]["lines_extracted"] == 2001

@@ -22,14 +22,16 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import logging
+import select
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import psycopg
+from psycopg import pq
 
 from segments import queries
-from segments.errors import SourceError
+from segments.errors import SourceError, first_line
 from segments.pipeline import change_capture
 from segments.pipeline import warehouse as warehouse_state
 from segments.settings import SOURCE_COLUMNS
@@ -205,6 +207,40 @@ def plan(
     return window, changed, found_by
 
 
+def _relay(source: psycopg.Connection, rows_in: psycopg.Copy) -> None:
+    """Pass the source's COPY out, started on `source`, to the warehouse's COPY in, a megabyte at a time.
+
+    The server sends one message per line, and psycopg's reader (`Copy.read`) goes through a
+    generator and a wait for each: 5.1 s of this process's CPU for 10M lines, which then competes
+    with both servers for the two cores. Taking the lines from libpq's buffer directly, and
+    waiting on the socket only when the buffer is empty, costs 2.2 s. A failure on the source's
+    side ends the stream and raises the server's error, as psycopg's reader does.
+    """
+    pgconn = source.pgconn
+    socket_readable = select.poll()
+    socket_readable.register(pgconn.socket, select.POLLIN)
+    batch = bytearray()
+    while True:
+        nbytes, line = pgconn.get_copy_data(1)
+        if nbytes > 0:
+            batch += line
+            if len(batch) >= COPY_BATCH_BYTES:
+                rows_in.write(batch)
+                batch = bytearray()
+        elif nbytes == 0:  # the buffer is empty: wait for the next packet
+            socket_readable.poll()
+            pgconn.consume_input()
+        else:  # the stream ended
+            break
+    rows_in.write(batch)
+    results = []
+    while (result := pgconn.get_result()) is not None:  # until none is left: the connection is then idle
+        results.append(result)
+    for result in results:
+        if result.status != pq.ExecStatus.COMMAND_OK:
+            raise psycopg.errors.error_from_result(result, encoding=source.info.encoding)
+
+
 def _copy_range(
     source: psycopg.Connection, warehouse: psycopg.Connection, days: ExtractWindow, with_undated: bool,
     run_id: str, source_table: str, rebuild_all: bool,
@@ -215,18 +251,22 @@ def _copy_range(
     (copy_in,) = queries.statements("raw/raw_invoice_lines__copy.sql")
     params = {**days.params(), "with_undated": with_undated}
     queries.execute(warehouse, "raw/raw_invoice_lines__delete.sql", params)
-    with source.cursor() as reader, warehouse.cursor() as writer:
-        with reader.copy(queries.compose(copy_out, {"source_table": source_table}), {**params, "run_id": run_id}) as rows_out:
-            with writer.copy(queries.compose(copy_in, {"source_columns": SOURCE_COLUMNS})) as rows_in:
-                # COPY out yields one row per block: writing each on its own costs a call per line.
-                batch = bytearray()
-                for block in rows_out:
-                    batch += block
-                    if len(batch) >= COPY_BATCH_BYTES:
-                        rows_in.write(batch)
-                        batch = bytearray()
-                rows_in.write(batch)
-        lines = writer.rowcount
+    try:
+        with source.cursor() as reader, warehouse.cursor() as writer:
+            with reader.copy(queries.compose(copy_out, {"source_table": source_table}), {**params, "run_id": run_id}):
+                with writer.copy(queries.compose(copy_in, {"source_columns": SOURCE_COLUMNS})) as rows_in:
+                    _relay(source, rows_in)
+            lines = writer.rowcount
+    except psycopg.DataError as error:
+        # A source column whose values do not all fit the contract's type (a bigint quantity, a text date).
+        dated = f"dated before {days.end}" if days.start == BEGINNING_OF_HISTORY else f"dated {days.start} to {days.end - DAY}"
+        if with_undated:
+            dated += " or undated"
+        raise SourceError(
+            f"Source table {source_table} has a line {dated} whose value the extract cannot convert to "
+            f"the contract's types: {first_line(error)}. Nothing was extracted; correct the line in the source, "
+            "or convert the column there, and rerun."
+        ) from error
     queries.execute(warehouse, "internal/extracted_days__refresh.sql", {
         **params, "run_id": run_id, "rebuild_all": rebuild_all,
         "from_beginning_of_history": days.start == BEGINNING_OF_HISTORY,

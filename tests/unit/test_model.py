@@ -388,3 +388,13 @@ def test_silhouette_is_scikit_learns_on_the_same_seeded_sample(data, rows, dimen
     except ValueError:
         assume(False)  # scikit-learn refuses a sample with one label, or with as many labels as points
     assert model.silhouette(points, labels, sample_size, seed) == pytest.approx(expected, abs=1e-12)
+
+
+def test_a_sample_left_with_one_segment_scores_a_silhouette_of_zero_and_the_gate_refuses_it():
+    """scikit-learn refuses such a sample; the pipeline scores it 0, no separation, which the
+    quality gate's silhouette floor refuses."""
+    points = np.random.default_rng(5).normal(size=(50, 3))
+    score = model.silhouette(points, np.zeros(50, dtype=int), sample_size=5000, seed=1)
+    assert score == 0.0
+    assert model.quality_failures({**GOOD, "silhouette": score}, Settings(), TOTALS) == [
+        "silhouette 0.000 is below the floor 0.200"]

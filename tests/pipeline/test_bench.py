@@ -43,6 +43,8 @@ def test_bench_reports_every_measure(tmp_path):
     # The nightly run re-reads the look-back days plus the new one, not the whole history.
     nightly_lines = record["nightly"]["lines_extracted"]
     assert record["data"]["incremental_day_lines"] <= nightly_lines < record["full"]["lines_extracted"]
+    for part in ("full", "nightly", "notebook"):
+        assert 0.0 <= record[part]["other_processes_cpu_share"] <= 1.0, record[part]
     assert set(record["notebook"]["steps"]) == set(workers.NOTEBOOK_STEPS)
     assert record["notebook"]["lines_read"] == record["data"]["history_lines"]
     assert record["notebook"]["peak_rss_mib"] > 0

@@ -10,6 +10,7 @@ from segments.pipeline.stages import SEQUENCE
 from segments.tools import server
 from segments.tools.bench.agreement import agreement
 from segments.tools.bench.data import analyze_warehouse, append_day, history_days, load_source, size_label
+from segments.tools.bench.interference import BUSY_MACHINE_SHARE
 from segments.tools.bench.progress import say
 from segments.tools.bench.workers import run_worker
 
@@ -79,6 +80,7 @@ def bench_size(lines: int, args: argparse.Namespace, work_dir: Path) -> dict:
     else:
         record["airflow"] = {"skipped": "--no-airflow"}
 
+    record["warnings"] += disturbed_measurements(record)
     for part in ("full", "notebook", "nightly", "airflow", "cluster_full", "cluster_nightly"):
         if "error" not in record.get(part, {}):
             continue
@@ -95,6 +97,19 @@ def bench_size(lines: int, args: argparse.Namespace, work_dir: Path) -> dict:
 
             cluster.recreate_warehouse(args.cluster_workers)  # empty again: the shards take disk
     return record
+
+
+def disturbed_measurements(record: dict) -> list[str]:
+    """A warning for each of the full run, the notebook and the nightly run taken while other
+    processes used more than BUSY_MACHINE_SHARE of the machine's CPU. (On a cluster, the shards'
+    servers work for the run and are not sampled: those runs are not judged.)"""
+    warnings = []
+    for part in ("full", "notebook", "nightly"):
+        others = record.get(part, {}).get("other_processes_cpu_share")
+        if others is not None and others > BUSY_MACHINE_SHARE:
+            warnings.append(f"other processes used {others:.0%} of the machine's CPU during the {part} "
+                            "measurement: its times are likely inflated; measure again on a quiet machine")
+    return warnings
 
 
 def _on_cluster(label: str, run: str, as_of: dt.date, worker_count: int, common: dict, work_dir: Path,

@@ -21,7 +21,7 @@ MIB = 1024 * 1024
 
 
 class BackendSampler(threading.Thread):
-    """Samples the memory of the PostgreSQL backends (and their parallel workers) serving a worker.
+    """Samples the memory and CPU time of the PostgreSQL backends (and their parallel workers) serving a worker.
 
     Backends are found by the worker's `application_name`; their RSS includes the shared
     buffers they touched, their USS (private memory) is what the work itself allocated.
@@ -34,6 +34,8 @@ class BackendSampler(threading.Thread):
         self.stopping = threading.Event()
         self.peak_uss = self.peak_rss = 0
         self.samples = 0
+        # CPU seconds each backend had used when last seen (a backend's last moments are missed).
+        self.cpu_seconds_by_pid: dict[int, float] = {}
         self.error: str | None = None
 
     def run(self) -> None:
@@ -60,13 +62,20 @@ class BackendSampler(threading.Thread):
         uss = rss = 0
         for row in rows:
             try:
-                info = psutil.Process(row["pid"]).memory_full_info()
+                backend = psutil.Process(row["pid"])
+                info, cpu = backend.memory_full_info(), backend.cpu_times()
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
             uss, rss = uss + info.uss, rss + info.rss
+            self.cpu_seconds_by_pid[row["pid"]] = cpu.user + cpu.system
         if rows:
             self.samples += 1
             self.peak_uss, self.peak_rss = max(self.peak_uss, uss), max(self.peak_rss, rss)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU seconds of the backends seen serving the worker."""
+        return sum(self.cpu_seconds_by_pid.values())
 
     def stop(self) -> None:
         self.stopping.set()

@@ -39,8 +39,9 @@ def shares_while(busy: bool) -> tuple[float, float]:
 def test_a_busy_process_beside_the_measurement_counts_as_others_and_the_measured_one_does_not():
     one_core = 1 / psutil.cpu_count()
     beside, measured = shares_while(busy=True)
+    # Whatever else the machine runs adds to both; the busy loop is about one core of it.
     assert beside > 0.6 * one_core, "a busy loop beside the measurement is about one core of the machine"
-    assert measured < beside / 3, "the measured processes' own CPU is not counted as others'"
+    assert measured < beside - 0.6 * one_core, "the measured processes' own CPU is not counted as others'"
     quiet, _ = shares_while(busy=False)
     assert quiet < beside
 

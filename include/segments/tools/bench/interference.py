@@ -1,9 +1,9 @@
 """How much of the machine's CPU other processes used while a measurement ran.
 
 The benchmark's times are wall-clock seconds on a shared machine: another server's autovacuum or a
-build on the same cores inflates them. The same million-customer nightly run measured 0.093-0.096
-of the notebook's time on a quiet machine and 0.112-0.114 with another PostgreSQL server working on
-its cores.
+build on the same cores inflates them. The same million-customer nightly run measured 0.093-0.103
+of the notebook's time in three runs on a quiet machine and 0.112 beside another PostgreSQL server's
+autovacuum.
 Reporting that share lets a reader tell a disturbed row from a slow one.
 """
 

@@ -13,8 +13,11 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SQL_DIR = Path(os.environ.get("SEGMENTS_SQL_DIR", PROJECT_ROOT / "sql"))
 LOCAL_DIR = Path(os.environ.get("SEGMENTS_LOCAL_DIR", PROJECT_ROOT / ".local"))
-# The embedded PostgreSQL of `segments db start`, `make test` and the local Airflow.
-LOCAL_PG_PORT = int(os.environ.get("SEGMENTS_PG_PORT", "54329"))
+# The embedded PostgreSQL of `segments db start`, `make test` and the local Airflow. Below 32768,
+# so outside the ports Linux (32768-60999) and macOS (49152-65535) lend to outgoing connections:
+# a server that starts while a client socket holds its port fails with "Address already in use",
+# as a test cluster's coordinator once did on 55558 during `make test`.
+LOCAL_PG_PORT = int(os.environ.get("SEGMENTS_PG_PORT", "25432"))
 # The local Citus cluster (`segments cluster start`): the coordinator here, workers on the next ports.
 LOCAL_CITUS_PORT = int(os.environ.get("SEGMENTS_CITUS_PORT", str(LOCAL_PG_PORT + 10)))
 # Citus, built by `make citus` from this source (beside the clone, else downloaded), and kept in

@@ -12,10 +12,11 @@ import sys
 import tarfile
 import threading
 
+import psycopg
 import pytest
 
 from segments.settings import CITUS_VERSION
-from segments.tools import citus, cli
+from segments.tools import citus, cli, cluster, server
 
 
 def test_a_second_build_only_reuses_the_cached_one(citus_built, capsys) -> None:
@@ -80,8 +81,44 @@ def test_the_cluster_starts_reports_its_workers_and_stops(citus_built, capsys) -
     assert started.count("worker       running") == 2
     assert "active workers registered with the coordinator: 2" in started
     assert cli.main(["cluster", "status"]) == 0
-    capsys.readouterr()
+    reported = capsys.readouterr().out
+    # The warehouse line never shows the password, and a shell that runs it can connect.
+    assert server.superuser_password() not in started + reported
+    (export_line,) = [line.split(None, 1)[1] for line in reported.splitlines() if line.startswith("warehouse ")]
+    url = subprocess.run(["bash", "-c", f"{export_line} && printf %s \"$AIRFLOW_CONN_SEGMENT_WAREHOUSE\""],
+                         capture_output=True, text=True, check=True).stdout
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select count(*) from pg_dist_node where noderole = 'primary'").fetchone()[0] == 3
     assert cli.main(["cluster", "stop"]) == 0
     stopped = capsys.readouterr().out
     assert " running " not in stopped and stopped.count("stopped") == 3
     assert cli.main(["cluster", "status"]) == 1
+
+
+def segments_cluster(action: str, citus_port: int) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SEGMENTS_CITUS_PORT": str(citus_port)}
+    return subprocess.run([sys.executable, "-m", "segments.tools.cli", "cluster", action], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_cluster_started_on_other_ports_keeps_its_workers_and_their_shards(citus_built) -> None:
+    default_port = cluster.coordinator().port
+    cluster.recreate_warehouse(2)
+    with psycopg.connect(cluster.warehouse_url(), autocommit=True) as conn:
+        conn.execute("create table placed (id int primary key)")
+        conn.execute("select create_distributed_table('placed', 'id')")
+        conn.execute("insert into placed select generate_series(1, 100)")
+    cluster.stop()
+    try:
+        for port in (default_port + 20, default_port):  # moved, then back for the other tests
+            started = segments_cluster("start", port)
+            assert started.returncode == 0, started.stderr
+            assert f"worker       running  port {port + 2}" in started.stdout
+            assert "active workers registered with the coordinator: 2" in started.stdout
+            with psycopg.connect(server.url(cluster.WAREHOUSE, port=port)) as conn:
+                workers = conn.execute("select nodeport from pg_dist_node where groupid > 0 order by 1").fetchall()
+                assert workers == [(port + 1,), (port + 2,)]
+                assert conn.execute("select count(*) from placed").fetchone()[0] == 100
+            assert segments_cluster("stop", port).returncode == 0
+    finally:
+        cluster.stop()

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +72,17 @@ def test_a_run_in_flight_across_a_deploy_reads_the_snapshot_the_earlier_code_wro
     snapshot = Snapshot.from_xcom(earlier)
     assert snapshot.as_of_date == dt.date(2011, 12, 10) and snapshot.started_at == dt.datetime(2011, 12, 10, 2, 0, 1)
     assert snapshot.to_xcom() == earlier
+
+
+def test_the_default_local_ports_are_below_the_ports_the_system_lends_to_outgoing_connections():
+    # Read in a fresh interpreter without the port variables: the settings module reads them on import.
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in ("SEGMENTS_PG_PORT", "SEGMENTS_CITUS_PORT")}
+    printed = subprocess.run(
+        [sys.executable, "-c", "from segments.settings import LOCAL_PG_PORT as m, LOCAL_CITUS_PORT as c; print(m, c)"],
+        env=environment, capture_output=True, text=True, check=True).stdout
+    main_port, coordinator_port = map(int, printed.split())
+    lent = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    lowest_lent = int(lent.read_text().split()[0]) if lent.exists() else 32768
+    # The main server, the coordinator and the two workers of `segments cluster start`.
+    assert max(main_port, coordinator_port + 2) < min(lowest_lent, 32768)

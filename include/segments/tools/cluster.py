@@ -68,6 +68,7 @@ def start(worker_count: int) -> ClusterStatus:
     for each in nodes:
         _store_node_passwords(each, passwords)
     with psycopg.connect(server.url(WAREHOUSE, port=nodes[0].port), autocommit=True) as conn:
+        _move_workers_registered_on_other_ports(conn, nodes[1:])
         queries.execute(conn, "internal/citus__set_coordinator.sql", {"host": server.HOST, "port": nodes[0].port})
         for worker in nodes[1:]:
             queries.execute(conn, "internal/citus__add_worker.sql", {"host": server.HOST, "port": worker.port})
@@ -77,6 +78,23 @@ def start(worker_count: int) -> ClusterStatus:
     for each in nodes:
         _store_node_passwords(each, {server.ANALYST_ROLE: server.analyst_password()})
     return status()
+
+
+def _move_workers_registered_on_other_ports(coordinator_conn: psycopg.Connection, started: list[server.Node]) -> None:
+    """Point the workers the coordinator knows on ports no worker listens on now at the started
+    workers' free ports, in port order (worker-1 stays the first): otherwise adding a worker fails
+    on the unreachable ones, and the shards placed on them are lost to the cluster."""
+    registered = [(row["node_name"], row["node_port"])
+                  for row in queries.fetch_all(coordinator_conn, "internal/citus__active_workers.sql")]
+    started_ports = [worker.port for worker in started]
+    stale = [(host, port) for host, port in registered if port not in started_ports]
+    free_ports = [port for port in started_ports if port not in {port for _, port in registered}]
+    moves = list(zip(stale, free_ports))
+    for (old_host, old_port), port in moves:
+        queries.execute(coordinator_conn, "internal/citus__move_worker.sql",
+                        {"host": server.HOST, "port": port, "old_host": old_host, "old_port": old_port})
+    if moves:
+        queries.execute(coordinator_conn, "internal/citus__sync_metadata.sql")
 
 
 def _store_node_passwords(each: server.Node, passwords: dict[str, str]) -> None:
@@ -122,5 +140,9 @@ def describe(cluster: ClusterStatus) -> str:
         lines.append(f"worker       {'running' if worker.running else 'stopped'}  port {worker.port}  {worker.pgdata}")
     lines.append(f"active workers registered with the coordinator: {len(cluster.active_workers)}")
     if cluster.coordinator.running:
-        lines.append(f"warehouse    {warehouse_url()}")
+        # A line to paste into a shell that reads the password from its file: the password itself
+        # never shows on a terminal, whose output ends up in CI logs and shared screens.
+        password_from_file = f"$(cat '{server.PASSWORD_FILE}')"
+        lines.append(f"warehouse    export AIRFLOW_CONN_SEGMENT_WAREHOUSE="
+                     f"\"{server.url(WAREHOUSE, port=cluster.coordinator.port, password=password_from_file)}\"")
     return "\n".join(lines)

@@ -134,9 +134,10 @@ def analyst_url(database: str, port: int = PORT) -> str:
     return f"postgresql://{ANALYST_ROLE}:{analyst_password()}@{HOST}:{port}/{database}"
 
 
-def url(database: str, driver: str = "postgresql", port: int = PORT) -> str:
-    """Connection URL of one of the local databases (of the main server unless `port` says), as the superuser."""
-    return f"{driver}://{SUPERUSER}:{superuser_password()}@{HOST}:{port}/{database}"
+def url(database: str, driver: str = "postgresql", port: int = PORT, password: str | None = None) -> str:
+    """Connection URL of one of the local databases (of the main server unless `port` says), as the
+    superuser (with its password unless `password` stands in for it)."""
+    return f"{driver}://{SUPERUSER}:{superuser_password() if password is None else password}@{HOST}:{port}/{database}"
 
 
 def _prepare_permissions(node: Node) -> None:

@@ -18,9 +18,9 @@ from segments.pipeline.extract import BEGINNING_OF_HISTORY, DAY, ExtractWindow, 
 from segments.settings import NON_PRODUCT_STOCK_CODE_PREFIXES, NON_PRODUCT_STOCK_CODES, Settings
 
 # The model a later model of the same rebuild reads back (the new products read the product
-# days), and the share of its days beyond which a rebuild writes it without its pair index (built
-# again after: one sort instead of an entry placed at random per row, which pays past about a
-# third of the rows) and refreshes its statistics before that read.
+# days), and the share of its days beyond which a rebuild writes it without its primary key and
+# pair index (built again after: one sort each instead of an entry placed per row, which pays past
+# about a third of the rows) and refreshes its statistics before that read.
 PRODUCT_DAYS_INSERT = "intermediate/int_customer_product_days__insert.sql"
 MOST_OF_THE_DAYS = 0.5
 # Rebuilt per range of days, in dependency order: each (forget, rebuild) pair reads the models before
@@ -78,10 +78,12 @@ def refresh_pending_days(warehouse: psycopg.Connection, settings: Settings) -> i
         for forget_file, rebuild_file in DAY_MODELS:
             rewrites_most = rebuild_file == PRODUCT_DAYS_INSERT and _rewrites_most_of_product_days(warehouse, days_range)
             if rewrites_most:
+                queries.execute(warehouse, "intermediate/int_customer_product_days__drop_primary_key.sql")
                 queries.execute(warehouse, "intermediate/int_customer_product_days__drop_pair_index.sql")
             queries.execute(warehouse, forget_file, params)
             queries.execute(warehouse, rebuild_file, params)
             if rewrites_most:
+                queries.execute(warehouse, "intermediate/int_customer_product_days__primary_key.sql")
                 queries.execute(warehouse, "intermediate/int_customer_product_days__pair_index.sql")
                 queries.execute(warehouse, "intermediate/analyze_customer_product_days.sql")
     rebuild_totals(warehouse, ALL_HISTORY_TOTALS, BEGINNING_OF_HISTORY, all_history=True, customers=CHANGED_CUSTOMERS)

@@ -10,22 +10,41 @@ with lines as (
 
 ),
 
+-- One row per invoice and class of a customer's day: hashed, where counting each day's distinct
+-- invoices straight from the lines sorted every line by customer, day and invoice (the bench's
+-- 10M-line first run: 5.6-5.8 s -> 4.2-4.6 s).
+invoices as (
+
+    select
+        customer_id,
+        invoice_day,
+        invoice_no,
+        line_class,
+        count(*)                                                                 as lines,
+        sum(quantity)                                                            as units,
+        sum(line_revenue)                                                        as revenue
+
+    from lines
+    group by customer_id, invoice_day, invoice_no, line_class
+
+),
+
 final as (
 
     select
         customer_id,
         invoice_day,
         -- purchases
-        count(distinct invoice_no) filter (where line_class = 'purchase')       as purchase_invoices,
-        count(*) filter (where line_class = 'purchase')                          as purchase_lines,
-        coalesce(sum(quantity) filter (where line_class = 'purchase'), 0)        as units_purchased,
-        coalesce(sum(line_revenue) filter (where line_class = 'purchase'), 0)    as purchase_revenue,
+        count(*) filter (where line_class = 'purchase')                          as purchase_invoices,
+        coalesce(sum(lines) filter (where line_class = 'purchase'), 0)           as purchase_lines,
+        coalesce(sum(units) filter (where line_class = 'purchase'), 0)           as units_purchased,
+        coalesce(sum(revenue) filter (where line_class = 'purchase'), 0)         as purchase_revenue,
         -- returns, as positive amounts
-        count(distinct invoice_no) filter (where line_class = 'return')         as return_invoices,
-        coalesce(-sum(quantity) filter (where line_class = 'return'), 0)         as units_returned,
-        coalesce(-sum(line_revenue) filter (where line_class = 'return'), 0)     as returned_revenue
+        count(*) filter (where line_class = 'return')                            as return_invoices,
+        coalesce(-sum(units) filter (where line_class = 'return'), 0)            as units_returned,
+        coalesce(-sum(revenue) filter (where line_class = 'return'), 0)          as returned_revenue
 
-    from lines
+    from invoices
     group by customer_id, invoice_day
 
 )

@@ -61,6 +61,11 @@ def planned_product_days(warehouse) -> float:
     ).fetchone()[0]
 
 
+def planned_raw_lines(warehouse) -> float:
+    """How many extracted lines the planner believes there are (-1: never analysed)."""
+    return warehouse.execute("select reltuples from pg_class where oid = 'raw.invoice_lines'::regclass").fetchone()[0]
+
+
 def test_a_rebuild_of_most_days_rebuilds_the_pair_index_and_statistics_and_a_night_does_not(source, warehouse):
     # Fewer rows than autovacuum's threshold (50): only the rebuild's own ANALYZE can count them.
     load.copy_into_source(source, ["".join(line(number, number) for number in range(40))], replace=True)
@@ -68,10 +73,12 @@ def test_a_rebuild_of_most_days_rebuilds_the_pair_index_and_statistics_and_a_nig
     assert planned_product_days(warehouse) == 39, "the first run's 39 product days, counted before the new products read them"
     assert warehouse.execute("select to_regclass('intermediate.int_customer_product_days_pair_idx')").fetchone()[0], \
         "the pair index the first run wrote them without is there again"
+    assert planned_raw_lines(warehouse) == 39, "the extract of all history counted its lines for the classification's plan"
 
     # A night rewrites one day of 40: the statistics are left to autovacuum.
     run_stages(source, warehouse, FIRST_DAY + dt.timedelta(days=40), publish=False)
     assert planned_product_days(warehouse) == 39
+    assert planned_raw_lines(warehouse) == 39
 
 
 def test_a_source_value_the_contract_cannot_hold_stops_the_extract_mid_stream_and_names_the_days(source, warehouse):

@@ -296,6 +296,8 @@ def extract(
         lines = _copy_range(source, warehouse, window, True, run_id, source_table, rebuild_all=full_refresh)
         for days in day_ranges(changed):
             lines += _copy_range(source, warehouse, days, False, run_id, source_table, rebuild_all=full_refresh)
+        if window.start == BEGINNING_OF_HISTORY:
+            queries.execute(warehouse, "raw/raw_invoice_lines__analyze.sql")
     return ExtractResult(window.start, window.end, lines, len(changed), found_by, newest,
                          round(time.perf_counter() - started, 3))
 

@@ -51,6 +51,9 @@ SERVER_SETTINGS = {
     "work_mem": "'64MB'",
     "maintenance_work_mem": "'512MB'",
     "max_wal_size": "'8GB'",
+    # Room for a bulk insert's WAL before the inserting session must write it out itself (a million
+    # customers' features and published rows: 0.72 -> 0.68 s and 0.60 -> 0.57 s; the default is 16MB).
+    "wal_buffers": "'64MB'",
     # A local development server: losing the last second of commits on a crash is acceptable.
     "synchronous_commit": "off",
     "timezone": "'UTC'",

@@ -76,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="address-space limit of the notebook process (default: 80%% of the memory available at "
                              "the start), so that "
                              "a notebook too big for the machine fails alone instead of waking the OOM killer")
-    parser.add_argument("--no-overnight-analyze", dest="overnight_analyze", action="store_false",
-                        help="do not ANALYZE the warehouse before the nightly run (by default it is, as "
+    parser.add_argument("--no-overnight-vacuum", dest="overnight_vacuum", action="store_false",
+                        help="do not VACUUM and ANALYZE the warehouse before the nightly run (by default it is, as "
                              "autovacuum would have in the day between two runs)")
     parser.add_argument("--keep-databases", action="store_true", help="keep the bench databases afterwards")
     parser.add_argument("--cluster-workers", type=int, default=0,
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "environment": _environment(argv),
         "settings": {"sizes": args.sizes, "customers": args.customers, "lines_per_day": args.lines_per_day,
                      "end": args.end.isoformat(), "seed": args.seed, "airflow": args.airflow,
-                     "overnight_analyze": args.overnight_analyze,
+                     "overnight_vacuum": args.overnight_vacuum,
                      "notebook_memory_limit_gib": args.notebook_memory_limit_gib},
         "sizes": [],
     }

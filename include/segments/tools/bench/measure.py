@@ -9,7 +9,7 @@ from pathlib import Path
 from segments.pipeline.stages import SEQUENCE
 from segments.tools import server
 from segments.tools.bench.agreement import agreement
-from segments.tools.bench.data import analyze_warehouse, append_day, history_days, load_source, size_label
+from segments.tools.bench.data import append_day, history_days, load_source, size_label, vacuum_warehouse
 from segments.tools.bench.interference import BUSY_MACHINE_SHARE
 from segments.tools.bench.progress import say
 from segments.tools.bench.workers import run_worker
@@ -62,11 +62,11 @@ def bench_size(lines: int, args: argparse.Namespace, work_dir: Path) -> dict:
 
     say(f"{label}: appending {data['incremental_day_lines']:,} lines of {end} to the source")
     record["append"] = append_day(source_url, day_text)
-    if args.overnight_analyze:
-        # A nightly run follows a day in which autovacuum has analysed yesterday's writes; the
-        # benchmark's minutes between the runs may or may not have seen that happen.
-        say(f"{label}: ANALYZE of the warehouse (what autovacuum does between two nightly runs)")
-        record["overnight_analyze_seconds"] = analyze_warehouse(warehouse_url)
+    if args.overnight_vacuum:
+        # A nightly run follows a day in which autovacuum has vacuumed and analysed yesterday's
+        # writes; the benchmark's minutes between the runs may or may not have seen that happen.
+        say(f"{label}: VACUUM and ANALYZE of the warehouse (what autovacuum does between two nightly runs)")
+        record["overnight_vacuum_seconds"] = vacuum_warehouse(warehouse_url)
     record["nightly"] = run_worker("pipeline", f"{label} nightly", {
         **common, "as_of": as_of_nightly.isoformat(), "run_id": f"bench__nightly__{as_of_nightly}",
     }, work_dir, admin_url)

@@ -157,8 +157,8 @@ def render_markdown(report: dict) -> str:
         f"~{report['settings']['lines_per_day']:,} lines a day, history ending {report['settings']['end']} "
         "(the nightly run adds that day). Timings are wall-clock seconds on a shared machine: expect noise.",
         "Before the nightly run the warehouse is "
-        + ("ANALYZEd, as autovacuum would have done in the day since the previous run."
-           if report["settings"].get("overnight_analyze", True) else "not ANALYZEd (--no-overnight-analyze)."),
+        + ("VACUUMed and ANALYZEd, as autovacuum would have done in the day since the previous run."
+           if report["settings"].get("overnight_vacuum", True) else "not VACUUMed (--no-overnight-vacuum)."),
         "Peak memory: worker processes' peak RSS (`wait4`); PostgreSQL backends sampled every "
         f"{SAMPLE_SECONDS} s (USS = private memory; RSS also counts the shared buffers they touched).",
         "",

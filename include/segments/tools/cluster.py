@@ -87,8 +87,9 @@ def _move_workers_registered_on_other_ports(coordinator_conn: psycopg.Connection
     registered = [(row["node_name"], row["node_port"])
                   for row in queries.fetch_all(coordinator_conn, "internal/citus__active_workers.sql")]
     started_ports = [worker.port for worker in started]
+    registered_ports = {port for _, port in registered}
     stale = [(host, port) for host, port in registered if port not in started_ports]
-    free_ports = [port for port in started_ports if port not in {port for _, port in registered}]
+    free_ports = [port for port in started_ports if port not in registered_ports]
     moves = list(zip(stale, free_ports))
     for (old_host, old_port), port in moves:
         queries.execute(coordinator_conn, "internal/citus__move_worker.sql",

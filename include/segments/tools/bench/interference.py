@@ -3,8 +3,7 @@
 The benchmark's times are wall-clock seconds on a shared machine: another server's autovacuum or a
 build on the same cores inflates them. The same million-customer nightly run measured 0.093-0.103
 of the notebook's time in three runs on a quiet machine and 0.112 beside another PostgreSQL server's
-autovacuum.
-Reporting that share lets a reader tell a disturbed row from a slow one.
+autovacuum. Reporting that share lets a reader tell a disturbed row from a slow one.
 """
 
 from __future__ import annotations

@@ -82,8 +82,8 @@ $$;
 
 -- By customer: a rebuild recomputes the totals of the customers of its days from every day of
 -- theirs (int_customer_totals__insert.sql), a few rows each, not a scan of all history. Created
--- only when missing: CREATE INDEX locks out writers even when the index exists, and every run
--- sets the schema up while another may be rebuilding these tables.
+-- only when missing: CREATE INDEX locks out writers even when the index exists, and a release's
+-- setup may run while another run reads these tables.
 do $$
 begin
     if to_regclass('intermediate.int_customer_daily_customer_idx') is null then
@@ -137,8 +137,8 @@ create table if not exists intermediate.int_customer_features (
     computed_at        timestamptz not null default now(),
     primary key (run_id, customer_id)
 );
--- Added after the first release (customer attributes). Altered only when missing: every run sets
--- the schema up, and an ALTER locks the table even when there is nothing to add.
+-- Added after the first release (customer attributes). Altered only when missing: every release's
+-- setup runs this, and an ALTER locks the table even when there is nothing to add.
 do $$
 begin
     if not exists (

@@ -98,8 +98,8 @@ create table if not exists internal.customer_assignments (
     segment_id  integer not null,
     primary key (run_id, customer_id)
 );
--- A warehouse from before drops the key once; checked first, because every run sets the schema up
--- and an ALTER locks the table (against the runs reading it) even when there is nothing to drop.
+-- A warehouse from before drops the key once; checked first, because every release's setup runs
+-- this, and an ALTER locks the table (against the runs reading it) even when there is nothing to drop.
 do $$
 begin
     if exists (

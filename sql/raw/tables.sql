@@ -1,4 +1,4 @@
--- raw: source lines as extracted. Created idempotently before every run, like every *tables.sql.
+-- raw: source lines as extracted. Created idempotently by every setup, like every *tables.sql.
 create schema if not exists raw;
 
 -- A raw table from a release before customer_key is dropped (with the staging view over it, which

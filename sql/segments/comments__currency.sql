@@ -1,5 +1,6 @@
 -- Money columns name their currency: "the shop's currency" in comments.sql (and the view
--- columns that copy it) becomes the configured SEGMENTS_CURRENCY, after every setup.
+-- columns that copy it) becomes the configured SEGMENTS_CURRENCY, after every setup (a changed currency is a changed setup:
+-- warehouse.setup_fingerprint).
 do $$
 declare
     target record;

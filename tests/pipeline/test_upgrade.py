@@ -1,13 +1,28 @@
-"""A warehouse set up before a daily model existed gets it, complete, on its next run."""
+"""The warehouse's setup across releases: a warehouse from an earlier release gets what this one
+adds, complete, on its next run; a night of the same release takes no table lock to set up."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+from psycopg import sql
 
 from conftest import fresh_database
 from pipeline_helpers import run_stages
 from segments import db
-from segments.tools import load
+from segments.errors import LockTimeoutError
+from segments.pipeline import warehouse as warehouse_setup
+from segments.settings import Settings
+from segments.tools import load, server
+
+# What every release from before the setup's fingerprint left: no record of which setup it applied.
+EARLIER_SETUP = "drop table internal.warehouse_setups"
+# A lock wait that a test can afford, and that no setup statement needs on an idle server.
+SHORT_LOCK_TIMEOUT = Settings(lock_timeout_seconds=2)
 
 FEATURES = ("select customer_id, distinct_products, country, first_purchase_date, last_purchase_date "
             "from intermediate.int_customer_features where run_id = %s order by customer_id")
@@ -24,7 +39,7 @@ def upgraded_features(source, warehouse, lines: list[str], earlier_release: tupl
     warehouse run to that date. Returns them."""
     load.copy_into_source(source, ["".join(lines)], replace=True)
     run_stages(source, warehouse, dt.date(2011, 4, 1), publish=False)
-    for statement in earlier_release:
+    for statement in (EARLIER_SETUP, *earlier_release):
         warehouse.execute(statement)
     warehouse.commit()
 
@@ -75,6 +90,7 @@ def test_a_warehouse_from_before_drops_the_assignments_foreign_key(source, wareh
     load.copy_into_source(source, ["".join(lines)], replace=True)
     run_stages(source, warehouse, dt.date(2011, 4, 1))
     # The key as the release before created it.
+    warehouse.execute(EARLIER_SETUP)
     warehouse.execute("alter table internal.customer_assignments add constraint customer_assignments_run_id_fkey "
                       "foreign key (run_id) references internal.segment_models (run_id) on delete cascade")
     warehouse.commit()
@@ -88,3 +104,75 @@ def test_a_warehouse_from_before_drops_the_assignments_foreign_key(source, wareh
         assigned = warehouse.execute("select count(*) from internal.customer_assignments where run_id = %s",
                                      (run["snapshot"].run_id,)).fetchone()[0]
         assert assigned == run["features"]["customers_segmented"] == 32  # those who bought before April 2nd
+
+
+def published_first_night(source, warehouse) -> None:
+    """Forty customers' lines of March 2011, published for April 1st."""
+    lines = [line(500000 + n, dt.date(2011, 3, 1) + dt.timedelta(days=n % 30), f"100{n % 40:02d}", f"2200{n % 5}",
+                  "France") for n in range(400)]
+    load.copy_into_source(source, ["".join(lines)], replace=True)
+    run_stages(source, warehouse, dt.date(2011, 4, 1))
+
+
+@contextmanager
+def analyst_in_a_transaction(warehouse) -> Iterator[None]:
+    """A BI tool's session as the read-only role, left in the transaction in which it read every
+    published table and view (as a tool without autocommit leaves it between two queries)."""
+    with psycopg.connect(server.analyst_url(warehouse.info.dbname)) as analyst:
+        names = analyst.execute("select relname from pg_class where relnamespace = 'segments'::regnamespace "
+                                "and relkind in ('r', 'v') order by relname").fetchall()
+        assert len(names) > 5
+        for (name,) in names:
+            analyst.execute(sql.SQL("select from {} limit 1").format(sql.Identifier("segments", name)))
+        yield
+
+
+def published_dates(warehouse) -> list[dt.date]:
+    return [row[0] for row in warehouse.execute("select as_of_date from segments.segmentation_runs order by 1")]
+
+
+def test_a_night_neither_waits_for_nor_blocks_an_analyst_in_a_transaction_on_the_published_tables(source, warehouse):
+    published_first_night(source, warehouse)
+
+    with analyst_in_a_transaction(warehouse):
+        run_stages(source, warehouse, dt.date(2011, 4, 2), SHORT_LOCK_TIMEOUT)
+
+    assert published_dates(warehouse) == [dt.date(2011, 4, 1), dt.date(2011, 4, 2)]
+    # The setup was applied once, by the first run.
+    assert warehouse.execute("select count(*) from internal.warehouse_setups").fetchone()[0] == 1
+
+
+def test_a_release_that_changes_the_setup_waits_for_an_analyst_at_most_the_lock_timeout_and_names_them(
+        source, warehouse):
+    published_first_night(source, warehouse)
+    warehouse.execute(EARLIER_SETUP)
+    warehouse.commit()
+
+    with analyst_in_a_transaction(warehouse), pytest.raises(LockTimeoutError) as refused:
+        run_stages(source, warehouse, dt.date(2011, 4, 2), SHORT_LOCK_TIMEOUT)
+    message = str(refused.value)
+    assert "waited 2 s" in message and "SEGMENTS_LOCK_TIMEOUT_SECONDS" in message
+    assert f"{server.ANALYST_ROLE} (pid " in message and "idle in transaction" in message
+    assert "customer_segments" in message and "pg_terminate_backend" in message
+    # Nothing changed: the earlier release's warehouse, its snapshot still the latest.
+    assert warehouse.execute("select to_regclass('internal.warehouse_setups')").fetchone()[0] is None
+    assert published_dates(warehouse) == [dt.date(2011, 4, 1)]
+
+    # Once the analyst's transaction has ended, the same run applies the setup and publishes.
+    run_stages(source, warehouse, dt.date(2011, 4, 2), SHORT_LOCK_TIMEOUT)
+    assert published_dates(warehouse) == [dt.date(2011, 4, 1), dt.date(2011, 4, 2)]
+    assert warehouse.execute("select fingerprint from internal.warehouse_setups").fetchall() == [
+        (warehouse_setup.setup_fingerprint(Settings()),)]
+
+
+def test_a_changed_currency_is_a_changed_setup_that_renames_the_money_columns_currency(source, warehouse):
+    comment = "select col_description('segments.customer_segments'::regclass, attnum) from pg_attribute " \
+              "where attrelid = 'segments.customer_segments'::regclass and attname = 'monetary_revenue'"
+    published_first_night(source, warehouse)
+    assert "in GBP:" in warehouse.execute(comment).fetchone()[0]
+
+    run_stages(source, warehouse, dt.date(2011, 4, 2), Settings(currency="EUR"))
+    assert "in EUR:" in warehouse.execute(comment).fetchone()[0]
+    run_stages(source, warehouse, dt.date(2011, 4, 3))
+    assert "in GBP:" in warehouse.execute(comment).fetchone()[0]
+    assert warehouse.execute("select count(*) from internal.warehouse_setups").fetchone()[0] == 3

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import logging
 from pathlib import Path
 
 import psycopg
@@ -12,9 +14,12 @@ from segments import queries
 from segments.errors import InvalidParameterError, LockTimeoutError
 from segments.settings import Settings
 
-# Applied in order on every run; each file is idempotent. The layers, one schema each: raw (lines
-# as extracted) -> staging (views: rename, cast) -> intermediate (incremental models) -> internal
-# (model state) -> segments (the published contract analysts query).
+log = logging.getLogger(__name__)
+
+# Applied in order whenever the warehouse's setup differs from this release's (their fingerprint);
+# each file is idempotent. The layers, one schema each: raw (lines as extracted) -> staging (views:
+# rename, cast) -> intermediate (incremental models) -> internal (model state) -> segments (the
+# published contract analysts query).
 SETUP_FILES = (
     "raw/tables.sql",
     "staging/stg_invoice_lines.sql",
@@ -24,23 +29,65 @@ SETUP_FILES = (
     "segments/tables.sql",
     "segments/comments.sql",
     "segments/views.sql",
-    "segments/analyst_grants.sql",
 )
 
 
+def setup_fingerprint(settings: Settings) -> str:
+    """What the setup would make of the warehouse: its files' statements and the currency the
+    money columns' comments name."""
+    digest = hashlib.sha256(settings.currency.encode())
+    for path in (*SETUP_FILES, "segments/comments__currency.sql"):
+        for statement in queries.statements(path):
+            digest.update(statement.encode())
+    return digest.hexdigest()
+
+
 def ensure_schema(warehouse: psycopg.Connection, settings: Settings | None = None) -> None:
-    """Create or update every warehouse schema, table and view, and the settings the views read."""
+    """Create or update every warehouse schema, table and view unless the warehouse already has
+    this release's setup; keep the settings the views read and the analysts' grants.
+
+    A night that changes nothing takes no table lock here: neither an analyst's open transaction
+    on a published table nor autovacuum keeps it waiting.
+    """
     settings = settings or Settings()
+    fingerprint = setup_fingerprint(settings)
     with warehouse.transaction():
         lock_shared_models(warehouse, "setup", "schema", settings.lock_timeout_seconds)
-        for path in SETUP_FILES:
-            queries.execute(warehouse, path)
+        queries.execute(warehouse, "internal/warehouse_setups__create.sql")
+        applied = queries.fetch_all(warehouse, "internal/warehouse_setups__latest.sql")
+        changed = applied != [{"fingerprint": fingerprint}]
+        if changed:
+            _apply_setup(warehouse, settings)
         queries.execute(warehouse, "internal/warehouse_settings__upsert.sql", {
             "business_timezone": settings.timezone, "report_page_url": settings.report_page_url,
             "currency": settings.currency,
         })
-        queries.execute(warehouse, "segments/comments__currency.sql")
+        if changed:
+            queries.execute(warehouse, "segments/comments__currency.sql")
+            queries.execute(warehouse, "internal/warehouse_setups__insert.sql", {"fingerprint": fingerprint})
+            log.info("Applied this release's warehouse setup (fingerprint %s).", fingerprint[:12])
+        # Every run: the role may have been created since (a GRANT locks no table).
+        queries.execute(warehouse, "segments/analyst_grants.sql")
     distribute(warehouse, settings)
+
+
+def _apply_setup(warehouse: psycopg.Connection, settings: Settings) -> None:
+    """Run the setup files; a lock they wait for longer than the lock timeout names its holders."""
+    try:
+        with warehouse.transaction():
+            for path in SETUP_FILES:
+                queries.execute(warehouse, path)
+    except psycopg.errors.LockNotAvailable:
+        holders = queries.fetch_all(warehouse, "internal/warehouse_table_lock_holders.sql")
+        held_by = "; ".join(
+            f"{row['user_name']} (pid {row['pid']}, {row['application_name'] or 'no application name'}, "
+            f"{row['state']}, in its transaction for {row['in_transaction_for']}) on {row['relation_names']}"
+            for row in holders) or "sessions that have ended since"
+        raise LockTimeoutError(
+            f"This release changes the warehouse's tables, and applying that waited {settings.lock_timeout_seconds} s "
+            f"(SEGMENTS_LOCK_TIMEOUT_SECONDS) for locks held by {held_by}. Nothing was changed. Ask them to end "
+            "their transaction (or end it for them: select pg_terminate_backend(pid)), then retry."
+        ) from None
 
 
 # The table every per-customer table is co-located with on Citus (the first distributed).

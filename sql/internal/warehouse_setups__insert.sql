@@ -1,0 +1,1 @@
+insert into internal.warehouse_setups (fingerprint) values (%(fingerprint)s)

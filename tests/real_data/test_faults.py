@@ -186,9 +186,9 @@ def test_a_run_killed_inside_a_stage_publishes_nothing_and_its_rerun_everything(
     assert_rerun_publishes_the_uninterrupted_snapshot(warehouse, prepared)
 
 
-def test_a_full_refresh_killed_after_dropping_the_pair_index_leaves_it_and_the_rerun_publishes(warehouse, prepared, tmp_path):
-    # A full refresh rewrites every day: the aggregates drop the product days' pair index, write
-    # them and build it again. Held at the next model's write, the run is past the drop.
+def test_a_full_refresh_killed_after_dropping_the_pair_index_and_key_leaves_them_and_the_rerun_publishes(warehouse, prepared, tmp_path):
+    # A full refresh rewrites every day: the aggregates drop the product days' pair index and
+    # primary key, write them and build both again. Held at the next model's write, the run is past the drop.
     log = tmp_path / "run.log"
     run = start_run(log, "--full-refresh")
     holder = stop_at(("intermediate.int_customer_new_products_daily",), warehouse, run, log)
@@ -201,8 +201,9 @@ def test_a_full_refresh_killed_after_dropping_the_pair_index_leaves_it_and_the_r
     run.wait(timeout=30)
     holder.close()
     wait_until_sessions_end(warehouse, sessions)
-    index = warehouse.execute("select to_regclass('intermediate.int_customer_product_days_pair_idx')").fetchone()[0]
-    assert index is not None, "the drop rolled back with the killed run"
+    indexes = warehouse.execute("select to_regclass('intermediate.int_customer_product_days_pair_idx'), "
+                                "to_regclass('intermediate.int_customer_product_days_pkey')").fetchone()
+    assert None not in indexes, "the drops of the pair index and the primary key rolled back with the killed run"
     assert published_state(warehouse) == prepared["published_before"]
     assert_rerun_publishes_the_uninterrupted_snapshot(warehouse, prepared)
 

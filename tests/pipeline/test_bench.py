@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import time
+
+import psutil
 
 from segments.pipeline.stages import SEQUENCE
 from segments.tools import cluster, server
 from segments.tools.bench import cli, render, workers
+from segments.tools.bench.interference import MachineShare
 
 SOURCE_DB = "test_bench_source"
 WAREHOUSE_DB = "test_bench_warehouse"
@@ -89,3 +93,24 @@ def test_bench_runs_the_same_runs_on_a_citus_cluster_and_compares_each_stage(tmp
     assert "| 20k | nightly | **until published** |" in markdown
     # A cluster the benchmark started is stopped with it; one already running is left running.
     assert cluster.status().running == cluster_was_running
+
+
+def test_the_local_servers_work_counts_as_measured_even_in_parallel_workers_that_ended(warehouse):
+    """A query whose work is all in parallel workers, which have ended when the measurement ends:
+    their CPU is the measured server's, not other processes'."""
+    warehouse.execute("create table numbers as select generate_series(1, 2000000) as n")
+    for setting in ("parallel_setup_cost = 0", "parallel_tuple_cost = 0", "min_parallel_table_scan_size = 0",
+                    "max_parallel_workers_per_gather = 2", "parallel_leader_participation = off"):
+        warehouse.execute(f"set {setting}")
+    query = "select sum(sqrt(n) * ln(n)) from numbers"
+    plan = "\n".join(row[0] for row in warehouse.execute(f"explain {query}"))
+    assert "Workers Planned: 2" in plan, plan
+
+    counting_the_server, not_counting_it = MachineShare([server.MAIN]), MachineShare()
+    started = time.perf_counter()
+    while time.perf_counter() - started < 3:
+        warehouse.execute(query)
+    wall = time.perf_counter() - started
+
+    one_core = 1 / psutil.cpu_count()
+    assert not_counting_it.others(wall, 0.0) > counting_the_server.others(wall, 0.0) + 0.6 * one_core

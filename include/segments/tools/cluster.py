@@ -35,6 +35,11 @@ def workers(count: int) -> list[server.Node]:
     return [node(f"worker-{number}", LOCAL_CITUS_PORT + number) for number in range(1, count + 1)]
 
 
+def nodes() -> list[server.Node]:
+    """The coordinator and every worker initialised so far (running or not)."""
+    return [coordinator(), *_initialised_workers()]
+
+
 def _initialised_workers() -> list[server.Node]:
     found = sorted(path.name for path in CLUSTER_DIR.glob("worker-*") if (path / "PG_VERSION").exists())
     return [node(name, LOCAL_CITUS_PORT + int(name.split("-")[1])) for name in found]

@@ -34,8 +34,6 @@ class BackendSampler(threading.Thread):
         self.stopping = threading.Event()
         self.peak_uss = self.peak_rss = 0
         self.samples = 0
-        # CPU seconds each backend had used when last seen (a backend's last moments are missed).
-        self.cpu_seconds_by_pid: dict[int, float] = {}
         self.error: str | None = None
 
     def run(self) -> None:
@@ -63,19 +61,13 @@ class BackendSampler(threading.Thread):
         for row in rows:
             try:
                 backend = psutil.Process(row["pid"])
-                info, cpu = backend.memory_full_info(), backend.cpu_times()
+                info = backend.memory_full_info()
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
             uss, rss = uss + info.uss, rss + info.rss
-            self.cpu_seconds_by_pid[row["pid"]] = cpu.user + cpu.system
         if rows:
             self.samples += 1
             self.peak_uss, self.peak_rss = max(self.peak_uss, uss), max(self.peak_rss, rss)
-
-    @property
-    def cpu_seconds(self) -> float:
-        """CPU seconds of the backends seen serving the worker."""
-        return sum(self.cpu_seconds_by_pid.values())
 
     def stop(self) -> None:
         self.stopping.set()

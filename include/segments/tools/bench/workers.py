@@ -17,6 +17,7 @@ import traceback
 from pathlib import Path
 
 from segments import db, queries
+from segments.tools import cluster, server
 from segments.tools.bench import progress
 from segments.tools.bench.interference import MachineShare
 from segments.tools.bench.memory import MIB, BackendSampler, limit_address_space, peak_virtual_mib
@@ -224,7 +225,7 @@ def run_worker(kind: str, label: str, spec: dict, work_dir: Path, admin_url: str
     # Airflow's backends are its own and many; its run is timed, not sampled.
     sampler = BackendSampler(admin_url, spec["app_name"] if kind != "airflow" else None, label)
     log = log_path.open("w") if log_path else None
-    machine = MachineShare()
+    machine = MachineShare([server.MAIN, *cluster.nodes()])
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "segments.tools.bench", "--worker", kind, "--spec", str(spec_path)],
@@ -253,7 +254,7 @@ def run_worker(kind: str, label: str, spec: dict, work_dir: Path, admin_url: str
             pg_backends_peak_rss_mib=round(sampler.peak_rss / MIB, 1) if sampler.samples else None,
             pg_backend_samples=sampler.samples,
             other_processes_cpu_share=round(machine.others(
-                wall, usage.ru_utime + usage.ru_stime + sampler.cpu_seconds), 3),
+                wall, usage.ru_utime + usage.ru_stime), 3),
         )
         if sampler.error:
             result["pg_sampler_error"] = sampler.error

@@ -7,7 +7,6 @@ import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,17 +25,11 @@ SEGMENT_NAMES = ("VIP Premium", "Core Regular", "Entry-Level")
 READER, PASSWORD = "reader", "segments-test-password"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class ApiServer:
     """`airflow api-server` in a subprocess of its own, with a known viewer account."""
 
     def __init__(self, workdir: Path):
-        self.port = free_port()
+        self.port = local.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.reports_dir = workdir / "reports"
         self.log_path = workdir / "api-server.log"

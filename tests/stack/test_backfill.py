@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -41,12 +40,6 @@ UI_DATES = [day for day in BACKFILL_DATES if UI_FIRST <= day <= UI_LAST]
 RUNS_TIMEOUT_SECONDS = 1200
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def airflow(real_source_dump, tmp_path_factory):
     """A running local Airflow with databases of its own; stopped afterwards."""
@@ -62,7 +55,7 @@ def airflow(real_source_dump, tmp_path_factory):
     }
     with local.environment(stack_databases):
         try:
-            port = free_port()
+            port = local.free_port()
             url = airflow_stack.start(port)
             yield {"url": url, "port": port, "warehouse": urls["warehouse"], "env": dict(os.environ)}
         finally:

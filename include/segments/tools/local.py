@@ -8,6 +8,7 @@ AIRFLOW__DATABASE__SQL_ALCHEMY_CONN.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +23,13 @@ from segments.settings import LOCAL_DIR, PROJECT_ROOT, SOURCE_CONN_ID, WAREHOUSE
 
 AIRFLOW_HOME = LOCAL_DIR / "airflow"
 DATABASE_VARIABLES = tuple(server.local_environment())
+
+
+def free_port() -> int:
+    """A TCP port of this machine that nothing listens on now (for a server started next)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def airflow_home() -> Path:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,12 +26,6 @@ DATABASES = {"source": "bench_backfill_source", "warehouse": "bench_backfill_war
 CONNECTION_VARIABLES = {"source": "AIRFLOW_CONN_RETAIL_SOURCE", "warehouse": "AIRFLOW_CONN_SEGMENT_WAREHOUSE"}
 # The issue's target for a backfill date through the scheduler, wall clock.
 SECONDS_PER_DATE_TARGET = 12.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _published(warehouse_url: str, first: dt.date, last: dt.date) -> list[dt.datetime]:
@@ -85,7 +78,7 @@ def measure_backfill(days: int, data_path: Path, timeout_seconds: float = 3600) 
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": server.url(DATABASES["metadata"], "postgresql+psycopg"),
         **{variable: urls[role] for role, variable in CONNECTION_VARIABLES.items()},
     }
-    port = _free_port()
+    port = local.free_port()
     with local.environment(stack_databases):
         try:
             airflow_stack.start(port)

@@ -176,3 +176,18 @@ def test_a_changed_currency_is_a_changed_setup_that_renames_the_money_columns_cu
     run_stages(source, warehouse, dt.date(2011, 4, 3))
     assert "in GBP:" in warehouse.execute(comment).fetchone()[0]
     assert warehouse.execute("select count(*) from internal.warehouse_setups").fetchone()[0] == 3
+
+
+def test_a_view_dropped_by_hand_comes_back_once_the_setup_record_is_deleted_as_the_readme_says(source, warehouse):
+    published_first_night(source, warehouse)
+    exists = "select to_regclass('segments.customer_segments_current') is not null"
+    warehouse.execute("drop view segments.customer_segments_current")
+    warehouse.commit()
+
+    run_stages(source, warehouse, dt.date(2011, 4, 2))
+    assert not warehouse.execute(exists).fetchone()[0], "an unchanged setup is not applied again"
+
+    warehouse.execute("delete from internal.warehouse_setups")
+    warehouse.commit()
+    run_stages(source, warehouse, dt.date(2011, 4, 3))
+    assert warehouse.execute(exists).fetchone()[0]

@@ -191,3 +191,18 @@ def test_a_view_dropped_by_hand_comes_back_once_the_setup_record_is_deleted_as_t
     warehouse.commit()
     run_stages(source, warehouse, dt.date(2011, 4, 3))
     assert warehouse.execute(exists).fetchone()[0]
+
+
+def test_two_runs_setting_up_a_fresh_warehouse_at_once_apply_the_setup_once(warehouse):
+    """The nightly run and a backfill starting together on a new warehouse: one sets it up, the
+    other waits for it and finds the setup done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def set_up(_: int) -> None:
+        with db.connect_url(server.url(warehouse.info.dbname)) as conn:
+            warehouse_setup.ensure_schema(conn, Settings())
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(set_up, range(2)))
+    assert warehouse.execute("select fingerprint from internal.warehouse_setups").fetchall() == [
+        (warehouse_setup.setup_fingerprint(Settings()),)]

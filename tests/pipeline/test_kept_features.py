@@ -1,0 +1,78 @@
+"""Which runs' features the warehouse keeps, and what finding the others costs a night.
+
+Each run writes its features as rows of its own. Those of a published snapshot stay with it, and
+so do those of a run that may still be going; those of a run that stopped long ago without
+publishing (killed, refused by the quality gate, or run through the features only) are forgotten
+by the next run's features stage. That stage finds such runs in the run ledger, so it reads no
+feature row of any other run: a night's cost does not grow with the snapshots published before it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pipeline_helpers import run_stages
+from segments.tools import load
+
+FIRST_DAY = dt.date(2011, 3, 1)
+# Rows standing for the features of earlier snapshots: runs of 40 customers, as this shop's.
+EARLIER_RUNS = 200
+
+
+def line(invoice: int, day: dt.date, customer: str, stock_code: str) -> str:
+    # invoice_no, stock_code, description, quantity, invoice_date, unit_price, customer_id, country (COPY text)
+    return f"{invoice}\t{stock_code}\tITEM\t2\t{day} 10:00:00\t3.50\t{customer}\tFrance\n"
+
+
+def feature_rows(warehouse, run: dict) -> int:
+    return warehouse.execute("select count(*) from intermediate.int_customer_features where run_id = %s",
+                             (run["snapshot"].run_id,)).fetchone()[0]
+
+
+def stopped_days_ago(warehouse, run: dict, days: int) -> None:
+    """Move a run's recorded attempts and features `days` days into the past."""
+    for table, column in (("internal.run_attempts", "recorded_at"), ("intermediate.int_customer_features", "computed_at")):
+        warehouse.execute(f"update {table} set {column} = {column} - make_interval(days => %s) where run_id = %s",
+                          (days, run["snapshot"].run_id))
+    warehouse.commit()
+
+
+def feature_rows_read(warehouse) -> int:
+    """Rows of intermediate.int_customer_features read so far (by sequential and index scans), once
+    this session's statistics are flushed: they are, as soon as it is idle after the request."""
+    warehouse.execute("select pg_stat_force_next_flush()")
+    warehouse.commit()
+    (read,) = warehouse.execute(
+        "select seq_tup_read + coalesce(idx_tup_fetch, 0) from pg_stat_user_tables "
+        "where relid = 'intermediate.int_customer_features'::regclass").fetchone()
+    warehouse.commit()
+    return read
+
+
+def test_a_night_forgets_the_features_of_runs_abandoned_long_ago_without_reading_those_it_keeps(source, warehouse):
+    lines = [line(500000 + n, FIRST_DAY + dt.timedelta(days=n % 30), f"100{n % 40:02d}", f"2200{n % 5}")
+             for n in range(400)]
+    load.copy_into_source(source, ["".join(lines)], replace=True)
+    published = run_stages(source, warehouse, dt.date(2011, 4, 1))
+    abandoned = run_stages(source, warehouse, dt.date(2011, 4, 2), publish=False)
+    going = run_stages(source, warehouse, dt.date(2011, 4, 3), publish=False)
+    stopped_days_ago(warehouse, published, 5)
+    stopped_days_ago(warehouse, abandoned, 3)
+    warehouse.execute(
+        "insert into intermediate.int_customer_features (run_id, as_of_date, customer_id, frequency_invoices, "
+        "monetary_revenue, distinct_products, is_clusterable) "
+        "select 'earlier_' || run, date '2011-04-01' - run, customer_id, frequency_invoices, monetary_revenue, "
+        "distinct_products, is_clusterable "
+        "from intermediate.int_customer_features, generate_series(1, %s) as run where run_id = %s",
+        (EARLIER_RUNS, published["snapshot"].run_id))
+    warehouse.execute("analyze intermediate.int_customer_features")
+    warehouse.commit()
+    read_before = feature_rows_read(warehouse)
+
+    night = run_stages(source, warehouse, dt.date(2011, 4, 4), publish=False)
+
+    read = feature_rows_read(warehouse) - read_before
+    assert [feature_rows(warehouse, run) for run in (published, abandoned, going, night)] == [40, 0, 40, 40]
+    # The night's own rows and the abandoned run's (80 when written), not the 8,000 of the earlier
+    # runs that a scan of the table would read.
+    assert read < 1_000, f"the night read {read:,} feature rows"

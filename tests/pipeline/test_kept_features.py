@@ -76,3 +76,47 @@ def test_a_night_forgets_the_features_of_runs_abandoned_long_ago_without_reading
     # The night's own rows and the abandoned run's (80 when written), not the 8,000 of the earlier
     # runs that a scan of the table would read.
     assert read < 1_000, f"the night read {read:,} feature rows"
+
+
+PER_RUN_TABLES = ("intermediate.int_customer_features", "internal.customer_assignments", "segments.customer_segments")
+
+
+def planned_rows(warehouse) -> list[float]:
+    """The rows each per-run table's statistics count."""
+    return [warehouse.execute("select reltuples from pg_class where oid = %s::regclass", (table,)).fetchone()[0]
+            for table in PER_RUN_TABLES]
+
+
+def test_a_night_takes_statistics_of_the_per_run_tables_only_while_its_rows_are_a_tenth_of_them(source, warehouse):
+    lines = [line(500000 + n, FIRST_DAY + dt.timedelta(days=n % 30), f"100{n % 40:02d}", f"2200{n % 5}")
+             for n in range(400)]
+    load.copy_into_source(source, ["".join(lines)], replace=True)
+
+    # Fewer rows than autovacuum's threshold (50): only the runs' own ANALYZEs can count them.
+    run_stages(source, warehouse, dt.date(2011, 4, 1))
+    assert planned_rows(warehouse) == [40, 40, 40]
+    run_stages(source, warehouse, dt.date(2011, 4, 2))
+    assert planned_rows(warehouse) == [80, 80, 80]
+
+    # Two hundred earlier snapshots' rows: the next night's 40 are 0.5% of them.
+    for table, run_column in (("intermediate.int_customer_features", "run_id"),
+                              ("internal.customer_assignments", "run_id"),
+                              ("segments.customer_segments", "as_of_date")):
+        columns = [name for (name,) in warehouse.execute(
+            "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped "
+            "order by attnum", (table,))]
+        earlier = {"run_id": "'earlier_' || run", "as_of_date": "as_of_date - 10 - run"}
+        warehouse.execute(
+            f"insert into {table} ({', '.join(columns)}) select {', '.join(earlier.get(c, c) for c in columns)} "
+            f"from {table}, generate_series(1, %s) as run where {run_column} = "
+            f"(select {run_column} from segments.segmentation_runs where as_of_date = '2011-04-01')",
+            (EARLIER_RUNS,))
+        warehouse.execute(f"analyze {table}")
+    warehouse.commit()
+    assert planned_rows(warehouse) == [8_080, 8_080, 8_080]
+
+    night = run_stages(source, warehouse, dt.date(2011, 4, 3))
+    assert planned_rows(warehouse) == [8_080, 8_080, 8_080], "the statistics were left to autovacuum"
+    published = warehouse.execute("select customers_segmented from segments.segmentation_runs "
+                                  "where as_of_date = '2011-04-03'").fetchone()[0]
+    assert published == night["features"]["customers_segmented"] == 40

@@ -11,6 +11,7 @@ from psycopg import sql
 
 from segments import queries
 from segments.pipeline import aggregates
+from segments.pipeline import warehouse as warehouse_state
 from segments.pipeline.extract import BEGINNING_OF_HISTORY
 
 
@@ -59,9 +60,11 @@ def build_features(
     return summary(warehouse, run_id)
 
 
-def analyze(warehouse: psycopg.Connection) -> None:
-    """Fresh statistics for the new feature rows (outside any transaction)."""
-    queries.execute(warehouse, "intermediate/analyze_customer_features.sql")
+def analyze(warehouse: psycopg.Connection, summary: FeatureSummary) -> None:
+    """Fresh statistics for the run's new feature rows when they are needed (outside any transaction)."""
+    warehouse_state.analyze_when_stale(warehouse, "intermediate/analyze_customer_features.sql",
+                                       "intermediate.int_customer_features",
+                                       summary.customers_segmented + summary.customers_excluded)
 
 
 def summary(warehouse: psycopg.Connection, run_id: str) -> FeatureSummary:

@@ -9,14 +9,16 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from segments import queries
+from segments.pipeline import warehouse as warehouse_state
 from segments.pipeline.extract import ExtractWindow
 from segments.pipeline.features import FeatureSummary
 
+CUSTOMER_SEGMENTS_INSERT = "segments/customer_segments__insert.sql"
 # In dependency order: profiles and migrations read the customer rows written before them,
 # the run record reads the line accounting.
 # Each published table's (delete, insert) pair, in publishing order.
 PUBLISHED_TABLES = (
-    ("segments/customer_segments__delete.sql", "segments/customer_segments__insert.sql"),
+    ("segments/customer_segments__delete.sql", CUSTOMER_SEGMENTS_INSERT),
     ("segments/segment_profiles__delete.sql", "segments/segment_profiles__insert.sql"),
     ("segments/segment_definitions__delete.sql", "segments/segment_definitions__insert.sql"),
     ("segments/segment_migrations__delete.sql", "segments/segment_migrations__insert.sql"),
@@ -65,6 +67,9 @@ def publish(
         for delete_file, insert_file in PUBLISHED_TABLES:
             queries.execute(warehouse, delete_file, params)
             queries.execute(warehouse, insert_file, params)
+            if insert_file == CUSTOMER_SEGMENTS_INSERT:
+                warehouse_state.analyze_when_stale(warehouse, "segments/analyze_customer_segments.sql",
+                                                   "segments.customer_segments", customers.customers_segmented)
         (written,) = queries.fetch_all(warehouse, "segments/customer_segments__count.sql", params)
         if written["customers"] != customers.customers_segmented:
             # The run's features or assignments went missing underneath it: publish nothing.

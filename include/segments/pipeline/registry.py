@@ -12,6 +12,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from segments import queries
+from segments.pipeline import warehouse as warehouse_state
 from segments.pipeline.model import (
     FitResult,
     PreviousSnapshot,
@@ -73,7 +74,8 @@ def store(
             if with_assignments:
                 with cursor.copy(copy_assignments) as copy:
                     copy.write(_copy_text(run_id, result.assignments))
-    queries.execute(warehouse, "internal/analyze_customer_assignments.sql")
+    if with_assignments:
+        analyze_assignments(warehouse, len(result.assignments))
     # After the statistics (which Citus cannot take inside the transaction that wrote the rows):
     # planned without them, the count probes the previous snapshot's key once per customer
     # instead of hashing both sides. Until it is stored, the run has no migration metrics, and no
@@ -81,6 +83,13 @@ def store(
     if with_assignments and previous is not None:
         result.metrics.update(migration(warehouse, run_id, previous))
         update_metrics(warehouse, run_id, result.metrics)
+
+
+def analyze_assignments(warehouse: psycopg.Connection, assigned: int) -> None:
+    """Statistics that count the run's `assigned` customers, when they are needed (outside the
+    transaction that wrote them, which Citus requires)."""
+    warehouse_state.analyze_when_stale(warehouse, "internal/analyze_customer_assignments.sql",
+                                       "internal.customer_assignments", assigned)
 
 
 # What COPY's text format escapes in a value (any customer id may hold them).
@@ -154,8 +163,9 @@ def score_in_sql(
     params = {"run_id": run_id, "as_of_date": as_of_date}
     fragments, model_params = scoring_fragments(load(warehouse, run_id))
     with warehouse.transaction():
-        queries.execute(warehouse, "internal/customer_assignments__score.sql", {**params, **model_params}, fragments)
-    queries.execute(warehouse, "internal/analyze_customer_assignments.sql")
+        scored = queries.execute(warehouse, "internal/customer_assignments__score.sql", {**params, **model_params},
+                                 fragments)
+    analyze_assignments(warehouse, scored)
     sizes = {row["segment_id"]: row["customers"] for row in
              queries.fetch_all(warehouse, "internal/customer_assignments__summary.sql", params)}
     summary = {"sizes": sizes}

@@ -126,7 +126,7 @@ def features_stage(wh: psycopg.Connection, snapshot: Snapshot, settings: Setting
             summary = features.build_features(wh, snapshot.run_id, snapshot.as_of_date, snapshot.history_days)
         if days_rebuilt:
             aggregates.analyze(wh)
-        features.analyze(wh)
+        features.analyze(wh, summary)
         detail.update(summary.__dict__, days_rebuilt=days_rebuilt, table="intermediate.int_customer_features")
         if summary.customers_segmented == 0:
             raise InsufficientDataError(

@@ -113,6 +113,23 @@ def distribute(warehouse: psycopg.Connection, settings: Settings) -> list[str]:
     return converted
 
 
+# A table's statistics are taken again after a run wrote rows to it only when those rows are more
+# than this share of the rows the statistics count: autovacuum's own threshold
+# (autovacuum_analyze_scale_factor). Below it the planner's picture still holds (a new run's rows
+# are estimated as an average run's), and an ANALYZE of a table that keeps every snapshot's rows
+# reads its 30,000-row sample from all over it: after 180 published nights of 80,000 customers,
+# the three per-run tables' took 1.3 s of a 3.9 s night, 0.1 s on a fresh warehouse.
+STATISTICS_STALE_SHARE = 0.1
+
+
+def analyze_when_stale(warehouse: psycopg.Connection, analyze_file: str, table: str, rows_written: int) -> None:
+    """Run `analyze_file` (which analyses `table`) unless the `rows_written` rows are at most
+    STATISTICS_STALE_SHARE of the rows its statistics count."""
+    (statistics,) = queries.fetch_all(warehouse, "internal/planned_rows.sql", {"table": table})
+    if statistics["planned_rows"] < 0 or rows_written > STATISTICS_STALE_SHARE * statistics["planned_rows"]:
+        queries.execute(warehouse, analyze_file)
+
+
 def use_work_mem(warehouse: psycopg.Connection, work_mem: str) -> None:
     """Give the current transaction's sorts and hashes `work_mem` (a PostgreSQL size such as '512MB')."""
     try:

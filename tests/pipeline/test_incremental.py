@@ -61,6 +61,12 @@ def planned_product_days(warehouse) -> float:
     ).fetchone()[0]
 
 
+def planned_customer_days(warehouse) -> float:
+    """How many customer-days the planner believes there are (-1: never analysed)."""
+    return warehouse.execute(
+        "select reltuples from pg_class where oid = 'intermediate.int_customer_daily'::regclass").fetchone()[0]
+
+
 def planned_raw_lines(warehouse) -> float:
     """How many extracted lines the planner believes there are (-1: never analysed)."""
     return warehouse.execute("select reltuples from pg_class where oid = 'raw.invoice_lines'::regclass").fetchone()[0]
@@ -74,11 +80,13 @@ def test_a_rebuild_of_most_days_rebuilds_the_pair_index_and_statistics_and_a_nig
     assert warehouse.execute("select to_regclass('intermediate.int_customer_product_days_pair_idx')").fetchone()[0], \
         "the pair index the first run wrote them without is there again"
     assert planned_raw_lines(warehouse) == 39, "the extract of all history counted its lines for the classification's plan"
+    assert planned_customer_days(warehouse) == 39, "the first run's customer-days, counted for the features' plan"
 
     # A night rewrites one day of 40: the statistics are left to autovacuum.
     run_stages(source, warehouse, FIRST_DAY + dt.timedelta(days=40), publish=False)
     assert planned_product_days(warehouse) == 39
     assert planned_raw_lines(warehouse) == 39
+    assert planned_customer_days(warehouse) == 39
 
 
 def test_a_source_value_the_contract_cannot_hold_stops_the_extract_mid_stream_and_names_the_days(source, warehouse):

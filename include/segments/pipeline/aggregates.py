@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from segments import queries
+from segments.pipeline import warehouse as warehouse_state
 from segments.pipeline.extract import BEGINNING_OF_HISTORY, DAY, ExtractWindow, day_ranges
 from segments.settings import NON_PRODUCT_STOCK_CODE_PREFIXES, NON_PRODUCT_STOCK_CODES, Settings
 
@@ -23,11 +24,14 @@ from segments.settings import NON_PRODUCT_STOCK_CODE_PREFIXES, NON_PRODUCT_STOCK
 # about a third of the rows) and refreshes its statistics before that read.
 PRODUCT_DAYS_INSERT = "intermediate/int_customer_product_days__insert.sql"
 MOST_OF_THE_DAYS = 0.5
+# The model whose rows a rebuild counts, to tell whether the daily models' statistics need taking
+# again: its file's last statement lists the range's customer-days, as many as it wrote.
+CUSTOMER_DAILY_INSERT = "intermediate/int_customer_daily__insert.sql"
 # Rebuilt per range of days, in dependency order: each (forget, rebuild) pair reads the models before
 # it; the classified lines of the range first.
 DAY_MODELS = (
     ("intermediate/int_invoice_lines_classified__drop.sql", "intermediate/int_invoice_lines_classified__create.sql"),
-    ("intermediate/int_customer_daily__delete.sql", "intermediate/int_customer_daily__insert.sql"),
+    ("intermediate/int_customer_daily__delete.sql", CUSTOMER_DAILY_INSERT),
     ("intermediate/int_customer_product_days__delete.sql", PRODUCT_DAYS_INSERT),
     ("intermediate/int_customer_new_products_daily__delete.sql", "intermediate/int_customer_new_products_daily__insert.sql"),
     ("intermediate/int_customer_country_daily__delete.sql", "intermediate/int_customer_country_daily__insert.sql"),
@@ -43,6 +47,14 @@ ALL_HISTORY_TOTALS = dt.date.max
 # daily models' customer index instead of scanning them whole.
 CHANGED_CUSTOMERS = sql.SQL("and customer_id in (select customer_id from pg_temp.int_customers_with_changed_days)")
 EVERY_CUSTOMER = sql.SQL("")
+
+
+@dataclass(frozen=True)
+class Rebuild:
+    """What a refresh of the pending days rebuilt: how many days, and how many customer-days it wrote."""
+
+    days: int
+    customer_days: int
 
 
 @dataclass(frozen=True)
@@ -63,8 +75,8 @@ def classification_params(settings: Settings) -> dict:
     }
 
 
-def refresh_pending_days(warehouse: psycopg.Connection, settings: Settings) -> int:
-    """Rebuild the models of every queued day, and of the undated lines; return the days rebuilt.
+def refresh_pending_days(warehouse: psycopg.Connection, settings: Settings) -> Rebuild:
+    """Rebuild the models of every queued day, and of the undated lines.
 
     The caller holds the warehouse write lock in an open transaction, so no extract can queue
     or rewrite days meanwhile; the classified lines last as long as it.
@@ -73,6 +85,7 @@ def refresh_pending_days(warehouse: psycopg.Connection, settings: Settings) -> i
     ranges = day_ranges(days, _days_with_lines_among(warehouse, days))
     queries.execute(warehouse, "intermediate/int_customers_with_changed_days__create.sql")
     rule_params = classification_params(settings)
+    customer_days = 0
     for days_range, with_undated in [*((each, False) for each in ranges), (NO_DAYS, True)]:
         params = {**days_range.params(), **rule_params, "with_undated": with_undated}
         for forget_file, rebuild_file in DAY_MODELS:
@@ -81,14 +94,16 @@ def refresh_pending_days(warehouse: psycopg.Connection, settings: Settings) -> i
                 queries.execute(warehouse, "intermediate/int_customer_product_days__drop_primary_key.sql")
                 queries.execute(warehouse, "intermediate/int_customer_product_days__drop_pair_index.sql")
             queries.execute(warehouse, forget_file, params)
-            queries.execute(warehouse, rebuild_file, params)
+            written = queries.execute(warehouse, rebuild_file, params)
+            if rebuild_file == CUSTOMER_DAILY_INSERT:
+                customer_days += written
             if rewrites_most:
                 queries.execute(warehouse, "intermediate/int_customer_product_days__primary_key.sql")
                 queries.execute(warehouse, "intermediate/int_customer_product_days__pair_index.sql")
                 queries.execute(warehouse, "intermediate/analyze_customer_product_days.sql")
     rebuild_totals(warehouse, ALL_HISTORY_TOTALS, BEGINNING_OF_HISTORY, all_history=True, customers=CHANGED_CUSTOMERS)
     queries.execute(warehouse, "internal/pending_days__delete.sql", {"days": days})
-    return len(days)
+    return Rebuild(len(days), customer_days)
 
 
 def rebuild_totals(
@@ -144,6 +159,7 @@ def unclassified_lines(warehouse: psycopg.Connection, window: ExtractWindow) -> 
     return row["unclassified_lines"]
 
 
-def analyze(warehouse: psycopg.Connection) -> None:
-    """Fresh statistics for the aggregates after a bulk rewrite (outside any transaction)."""
-    queries.execute(warehouse, "intermediate/analyze_window_models.sql")
+def analyze(warehouse: psycopg.Connection, rebuild: Rebuild) -> None:
+    """Fresh statistics for the aggregates after a rebuild that wrote much of them (outside any transaction)."""
+    warehouse_state.analyze_when_stale(warehouse, "intermediate/analyze_window_models.sql",
+                                       "intermediate.int_customer_daily", rebuild.customer_days)

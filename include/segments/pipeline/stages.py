@@ -98,10 +98,11 @@ def aggregates_stage(wh: psycopg.Connection, snapshot: Snapshot, extracted: dict
         with wh.transaction():
             warehouse.lock_shared_models(wh, snapshot.run_id, "aggregates", settings.lock_timeout_seconds)
             warehouse.use_work_mem(wh, settings.work_mem)
-            detail["days_rebuilt"] = aggregates.refresh_pending_days(wh, settings)
+            rebuild = aggregates.refresh_pending_days(wh, settings)
             unclassified = aggregates.unclassified_lines(wh, window)
             counts = aggregates.window_line_counts(wh, window)
-        aggregates.analyze(wh)
+        aggregates.analyze(wh, rebuild)
+        detail["days_rebuilt"] = rebuild.days
         if unclassified:
             raise RuntimeError(
                 f"{unclassified} extracted lines of {window.start}..{window.end} are not classified exactly once; "
@@ -122,12 +123,12 @@ def features_stage(wh: psycopg.Connection, snapshot: Snapshot, settings: Setting
         with wh.transaction():
             warehouse.lock_shared_models(wh, snapshot.run_id, "features", settings.lock_timeout_seconds)
             warehouse.use_work_mem(wh, settings.work_mem)
-            days_rebuilt = aggregates.refresh_pending_days(wh, settings)
+            rebuild = aggregates.refresh_pending_days(wh, settings)
             summary = features.build_features(wh, snapshot.run_id, snapshot.as_of_date, snapshot.history_days)
-        if days_rebuilt:
-            aggregates.analyze(wh)
+        if rebuild.days:
+            aggregates.analyze(wh, rebuild)
         features.analyze(wh, summary)
-        detail.update(summary.__dict__, days_rebuilt=days_rebuilt, table="intermediate.int_customer_features")
+        detail.update(summary.__dict__, days_rebuilt=rebuild.days, table="intermediate.int_customer_features")
         if summary.customers_segmented == 0:
             raise InsufficientDataError(
                 f"No customer has a net purchase before {snapshot.as_of_date} "

@@ -1,10 +1,11 @@
 """Which runs' features the warehouse keeps, and what finding the others costs a night.
 
-Each run writes its features as rows of its own. Those of a published snapshot stay with it, and
-so do those of a run that may still be going; those of a run that stopped long ago without
-publishing (killed, refused by the quality gate, or run through the features only) are forgotten
-by the next run's features stage. That stage finds such runs in the run ledger, so it reads no
-feature row of any other run: a night's cost does not grow with the snapshots published before it.
+Each run writes its features and assignments as rows of its own. Those of a published snapshot
+stay with it, and so do those of a run that may still be going; those of a run that stopped long
+ago without a published snapshot (killed, refused by the quality gate, run through the features
+only, or withdrawn) are forgotten by the next run. It finds such runs in the run ledger, so it
+reads no feature row of any other run: a night's cost does not grow with the snapshots published
+before it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from pipeline_helpers import run_stages
+from segments.outputs import operations
 from segments.tools import load
 
 FIRST_DAY = dt.date(2011, 3, 1)
@@ -24,9 +26,10 @@ def line(invoice: int, day: dt.date, customer: str, stock_code: str) -> str:
     return f"{invoice}\t{stock_code}\tITEM\t2\t{day} 10:00:00\t3.50\t{customer}\tFrance\n"
 
 
-def feature_rows(warehouse, run: dict) -> int:
-    return warehouse.execute("select count(*) from intermediate.int_customer_features where run_id = %s",
-                             (run["snapshot"].run_id,)).fetchone()[0]
+def rows_of(warehouse, run: dict) -> list[int]:
+    """The run's feature rows and assignments."""
+    return [warehouse.execute(f"select count(*) from {table} where run_id = %s", (run["snapshot"].run_id,)).fetchone()[0]
+            for table in ("intermediate.int_customer_features", "internal.customer_assignments")]
 
 
 def stopped_days_ago(warehouse, run: dict, days: int) -> None:
@@ -49,14 +52,17 @@ def feature_rows_read(warehouse) -> int:
     return read
 
 
-def test_a_night_forgets_the_features_of_runs_abandoned_long_ago_without_reading_those_it_keeps(source, warehouse):
+def test_a_night_forgets_the_rows_of_runs_abandoned_long_ago_without_reading_those_it_keeps(source, warehouse):
     lines = [line(500000 + n, FIRST_DAY + dt.timedelta(days=n % 30), f"100{n % 40:02d}", f"2200{n % 5}")
              for n in range(400)]
     load.copy_into_source(source, ["".join(lines)], replace=True)
     published = run_stages(source, warehouse, dt.date(2011, 4, 1))
-    abandoned = run_stages(source, warehouse, dt.date(2011, 4, 2), publish=False)
-    going = run_stages(source, warehouse, dt.date(2011, 4, 3), publish=False)
+    withdrawn = run_stages(source, warehouse, dt.date(2011, 4, 2))
+    operations.rollback(warehouse, dt.date(2011, 4, 2))
+    abandoned = run_stages(source, warehouse, dt.date(2011, 4, 3), publish=False)
+    going = run_stages(source, warehouse, dt.date(2011, 4, 4), publish=False)
     stopped_days_ago(warehouse, published, 5)
+    stopped_days_ago(warehouse, withdrawn, 3)
     stopped_days_ago(warehouse, abandoned, 3)
     warehouse.execute(
         "insert into intermediate.int_customer_features (run_id, as_of_date, customer_id, frequency_invoices, "
@@ -69,12 +75,13 @@ def test_a_night_forgets_the_features_of_runs_abandoned_long_ago_without_reading
     warehouse.commit()
     read_before = feature_rows_read(warehouse)
 
-    night = run_stages(source, warehouse, dt.date(2011, 4, 4), publish=False)
+    night = run_stages(source, warehouse, dt.date(2011, 4, 5))
 
     read = feature_rows_read(warehouse) - read_before
-    assert [feature_rows(warehouse, run) for run in (published, abandoned, going, night)] == [40, 0, 40, 40]
-    # The night's own rows and the abandoned run's (80 when written), not the 8,000 of the earlier
-    # runs that a scan of the table would read.
+    assert [rows_of(warehouse, run) for run in (published, withdrawn, abandoned, going, night)] == [
+        [40, 40], [0, 0], [0, 0], [40, 0], [40, 40]]
+    # The night's own rows (written, then read to train and publish) and the abandoned runs', not
+    # the 8,000 of the earlier runs that a scan of the table would read.
     assert read < 1_000, f"the night read {read:,} feature rows"
 
 

@@ -52,7 +52,8 @@ def build_features(
         aggregates.rebuild_totals(warehouse, as_of_date, history_start(as_of_date, history_days),
                                   all_history=history_days is None, customers=aggregates.EVERY_CUSTOMER)
     params = {"run_id": run_id, "as_of_date": as_of_date,
-              "totals_before_date": aggregates.ALL_HISTORY_TOTALS if from_all_history else as_of_date}
+              "totals_before_date": aggregates.ALL_HISTORY_TOTALS if from_all_history else as_of_date,
+              "run_ids": [run_id, *warehouse_state.abandoned_runs(warehouse)]}
     queries.execute(warehouse, "intermediate/int_customer_features__delete.sql", params)
     queries.execute(warehouse, "intermediate/int_customer_features__insert.sql", params)
     if not from_all_history:

@@ -66,7 +66,8 @@ def store(
     (insert_definition,) = queries.statements("internal/segment_definitions__insert.sql")
     (copy_assignments,) = queries.statements("internal/customer_assignments__copy.sql")
     with warehouse.transaction():
-        queries.execute(warehouse, "internal/segment_model__delete.sql", params)
+        queries.execute(warehouse, "internal/segment_model__delete.sql",
+                        {**params, "run_ids": [run_id, *warehouse_state.abandoned_runs(warehouse)]})
         queries.execute(warehouse, "internal/segment_model__insert.sql", params)
         with warehouse.cursor() as cursor:
             cursor.executemany(insert_centroid, centroid_rows)

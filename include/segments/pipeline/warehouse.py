@@ -131,6 +131,11 @@ def analyze_when_stale(warehouse: psycopg.Connection, analyze_file: str, table: 
         queries.execute(warehouse, analyze_file)
 
 
+def abandoned_runs(warehouse: psycopg.Connection) -> list[str]:
+    """Runs stopped long ago without a published snapshot, whose per-run rows may go."""
+    return [row["run_id"] for row in queries.fetch_all(warehouse, "internal/abandoned_runs.sql")]
+
+
 def use_work_mem(warehouse: psycopg.Connection, work_mem: str) -> None:
     """Give the current transaction's sorts and hashes `work_mem` (a PostgreSQL size such as '512MB')."""
     try:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 
 from pipeline_helpers import run_stages
+from segments import db
 from segments.outputs import operations
-from segments.tools import load
+from segments.tools import load, server
 
 FIRST_DAY = dt.date(2011, 3, 1)
 # Rows standing for the features of earlier snapshots: runs of 40 customers, as this shop's.
@@ -33,10 +34,9 @@ def rows_of(warehouse, run: dict) -> list[int]:
 
 
 def stopped_days_ago(warehouse, run: dict, days: int) -> None:
-    """Move a run's recorded attempts and features `days` days into the past."""
-    for table, column in (("internal.run_attempts", "recorded_at"), ("intermediate.int_customer_features", "computed_at")):
-        warehouse.execute(f"update {table} set {column} = {column} - make_interval(days => %s) where run_id = %s",
-                          (days, run["snapshot"].run_id))
+    """Move a run's recorded attempts `days` days into the past."""
+    warehouse.execute("update internal.run_attempts set recorded_at = recorded_at - make_interval(days => %s) "
+                      "where run_id = %s", (days, run["snapshot"].run_id))
     warehouse.commit()
 
 
@@ -127,3 +127,30 @@ def test_a_night_takes_statistics_of_the_per_run_tables_only_while_its_rows_are_
     published = warehouse.execute("select customers_segmented from segments.segmentation_runs "
                                   "where as_of_date = '2011-04-03'").fetchone()[0]
     assert published == night["features"]["customers_segmented"] == 40
+
+
+def test_two_runs_at_once_both_forget_an_abandoned_run_and_publish(source, warehouse):
+    """The nightly run and a backfill starting together both find the same abandoned run: each
+    deletes its rows (the second finds them gone) and publishes its own snapshot."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lines = [line(500000 + n, FIRST_DAY + dt.timedelta(days=n % 30), f"100{n % 40:02d}", f"2200{n % 5}")
+             for n in range(400)]
+    load.copy_into_source(source, ["".join(lines)], replace=True)
+    run_stages(source, warehouse, dt.date(2011, 4, 1))
+    withdrawn = run_stages(source, warehouse, dt.date(2011, 4, 2))
+    operations.rollback(warehouse, dt.date(2011, 4, 2))
+    stopped_days_ago(warehouse, withdrawn, 3)
+
+    def run(as_of: dt.date) -> dict:
+        with db.connect_url(server.url(source.info.dbname)) as own_source, \
+                db.connect_url(server.url(warehouse.info.dbname)) as own_warehouse:
+            return run_stages(own_source, own_warehouse, as_of)
+
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(run, (dt.date(2011, 4, 3), dt.date(2011, 4, 4))))
+
+    assert rows_of(warehouse, withdrawn) == [0, 0]
+    assert [rows_of(warehouse, each) for each in runs] == [[40, 40], [40, 40]]
+    published = warehouse.execute("select as_of_date from segments.segmentation_runs order by 1").fetchall()
+    assert [day for (day,) in published] == [dt.date(2011, 4, 1), dt.date(2011, 4, 3), dt.date(2011, 4, 4)]

@@ -13,12 +13,10 @@ from segments.pipeline import warehouse as warehouse_state
 from segments.pipeline.extract import ExtractWindow
 from segments.pipeline.features import FeatureSummary
 
-CUSTOMER_SEGMENTS_INSERT = "segments/customer_segments__insert.sql"
-# In dependency order: profiles and migrations read the customer rows written before them,
-# the run record reads the line accounting.
+# After the customers' rows (and their statistics), in dependency order: profiles and migrations
+# read the customer rows written before them, the run record reads the line accounting.
 # Each published table's (delete, insert) pair, in publishing order.
-PUBLISHED_TABLES = (
-    ("segments/customer_segments__delete.sql", CUSTOMER_SEGMENTS_INSERT),
+TABLES_AFTER_THE_CUSTOMERS = (
     ("segments/segment_profiles__delete.sql", "segments/segment_profiles__insert.sql"),
     ("segments/segment_definitions__delete.sql", "segments/segment_definitions__insert.sql"),
     ("segments/segment_migrations__delete.sql", "segments/segment_migrations__insert.sql"),
@@ -64,12 +62,13 @@ def publish(
     with warehouse.transaction():
         (model,) = queries.fetch_all(warehouse, "internal/segment_model__predecessor.sql", params)
         params["previous_as_of_date"] = model["predecessor_as_of_date"]
-        for delete_file, insert_file in PUBLISHED_TABLES:
+        queries.execute(warehouse, "segments/customer_segments__delete.sql", params)
+        queries.execute(warehouse, "segments/customer_segments__insert.sql", params)
+        warehouse_state.analyze_when_stale(warehouse, "segments/analyze_customer_segments.sql",
+                                           "segments.customer_segments", customers.customers_segmented)
+        for delete_file, insert_file in TABLES_AFTER_THE_CUSTOMERS:
             queries.execute(warehouse, delete_file, params)
             queries.execute(warehouse, insert_file, params)
-            if insert_file == CUSTOMER_SEGMENTS_INSERT:
-                warehouse_state.analyze_when_stale(warehouse, "segments/analyze_customer_segments.sql",
-                                                   "segments.customer_segments", customers.customers_segmented)
         (written,) = queries.fetch_all(warehouse, "segments/customer_segments__count.sql", params)
         if written["customers"] != customers.customers_segmented:
             # The run's features or assignments went missing underneath it: publish nothing.

@@ -99,10 +99,10 @@ def aggregates_stage(wh: psycopg.Connection, snapshot: Snapshot, extracted: dict
             warehouse.lock_shared_models(wh, snapshot.run_id, "aggregates", settings.lock_timeout_seconds)
             warehouse.use_work_mem(wh, settings.work_mem)
             rebuild = aggregates.refresh_pending_days(wh, settings)
+            detail["days_rebuilt"] = rebuild.days
             unclassified = aggregates.unclassified_lines(wh, window)
             counts = aggregates.window_line_counts(wh, window)
         aggregates.analyze(wh, rebuild)
-        detail["days_rebuilt"] = rebuild.days
         if unclassified:
             raise RuntimeError(
                 f"{unclassified} extracted lines of {window.start}..{window.end} are not classified exactly once; "

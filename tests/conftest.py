@@ -178,3 +178,14 @@ def citus_built() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(message + " (`make test` builds it with `make citus`)")
         pytest.skip(message + ": run `make citus`")
+
+
+@pytest.fixture
+def distributed_warehouse(citus_built) -> psycopg.Connection:
+    """The cluster's warehouse database, empty, on a running coordinator with two workers."""
+    from segments.tools import cluster
+
+    cluster.recreate_warehouse(2)
+    with db.connect_url(cluster.warehouse_url()) as conn:
+        yield conn
+    cluster.stop()

@@ -23,15 +23,6 @@ DEFINITIONS = ("select segment_id, segment_name, value_rank, description, recomm
                "from segments.segment_definitions where as_of_date = %s order by 1")
 
 
-@pytest.fixture
-def distributed_warehouse(citus_built):
-    """The cluster's warehouse database, empty, on a running coordinator with two workers."""
-    cluster.recreate_warehouse(2)
-    with db.connect_url(cluster.warehouse_url()) as conn:
-        yield conn
-    cluster.stop()
-
-
 def published(warehouse, as_of: dt.date) -> dict:
     return {**snapshot_rows(warehouse, as_of), "definitions": warehouse.execute(DEFINITIONS, (as_of,)).fetchall()}
 

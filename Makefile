@@ -80,5 +80,6 @@ SIZES ?= 1000000,10000000
 BACKFILL_DAYS ?= 0
 CUSTOMERS ?=
 CLUSTER_WORKERS ?= 0
-bench: db-start ## benchmark: pipeline vs the notebook approach on synthetic histories (CUSTOMERS=1000000 for a million customers, CLUSTER_WORKERS=2 for the warehouse on a Citus cluster too), and BACKFILL_DAYS=N dates of the real data backfilled through the local scheduler (writes .local/bench/)
-	$(BIN)/python -m segments.tools.bench --sizes "$(SIZES)" --backfill-days $(BACKFILL_DAYS) $(if $(CUSTOMERS),--customers $(CUSTOMERS),) --cluster-workers $(CLUSTER_WORKERS)
+SNAPSHOTS ?= 0
+bench: db-start ## benchmark: pipeline vs the notebook approach on synthetic histories (CUSTOMERS=1000000 for a million customers, CLUSTER_WORKERS=2 for the warehouse on a Citus cluster too, SNAPSHOTS=180 for the nightly date again after 180 more published snapshots), and BACKFILL_DAYS=N dates of the real data backfilled through the local scheduler (writes .local/bench/)
+	$(BIN)/python -m segments.tools.bench --sizes "$(SIZES)" --backfill-days $(BACKFILL_DAYS) $(if $(CUSTOMERS),--customers $(CUSTOMERS),) --cluster-workers $(CLUSTER_WORKERS) --earlier-snapshots $(SNAPSHOTS)

@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cluster-workers", type=int, default=0,
                         help="also run the full and the nightly run on a local Citus cluster of a coordinator and "
                              "this many workers, on the same source (default: skip; needs `make citus`)")
+    parser.add_argument("--earlier-snapshots", type=int, default=0,
+                        help="also run the nightly date again before and after adding this many earlier published "
+                             "snapshots (copies of its rows) to the warehouse, timed (default: skip)")
     parser.add_argument("--backfill-days", type=int, default=0,
                         help="also backfill this many consecutive dates of the real data through the local "
                              "Airflow scheduler, timed (default: skip)")
@@ -150,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         "environment": _environment(argv),
         "settings": {"sizes": args.sizes, "customers": args.customers, "lines_per_day": args.lines_per_day,
                      "end": args.end.isoformat(), "seed": args.seed, "airflow": args.airflow,
-                     "overnight_vacuum": args.overnight_vacuum,
+                     "overnight_vacuum": args.overnight_vacuum, "earlier_snapshots": args.earlier_snapshots,
                      "notebook_memory_limit_gib": args.notebook_memory_limit_gib},
         "sizes": [],
     }

@@ -12,6 +12,7 @@ from segments.tools.bench.agreement import agreement
 from segments.tools.bench.data import append_day, history_days, load_source, size_label, vacuum_warehouse
 from segments.tools.bench.interference import BUSY_MACHINE_SHARE
 from segments.tools.bench.progress import say
+from segments.tools.bench.snapshots import add_earlier_snapshots
 from segments.tools.bench.workers import run_worker
 
 
@@ -84,8 +85,12 @@ def bench_size(lines: int, args: argparse.Namespace, work_dir: Path) -> dict:
     else:
         record["airflow"] = {"skipped": "--no-airflow"}
 
+    if args.earlier_snapshots:
+        _around_earlier_snapshots(record, label, as_of_nightly, args.earlier_snapshots, common, work_dir, admin_url)
+
     record["warnings"] += disturbed_measurements(record)
-    for part in ("full", "notebook", "nightly", "airflow", "cluster_full", "cluster_nightly"):
+    for part in ("full", "notebook", "nightly", "airflow", "cluster_full", "cluster_nightly", "rerun",
+                 "rerun_after_snapshots"):
         if "error" not in record.get(part, {}):
             continue
         if part == "notebook" and record[part].get("out_of_memory"):
@@ -128,6 +133,23 @@ def _on_cluster(label: str, run: str, as_of: dt.date, worker_count: int, common:
         **common, "warehouse_url": cluster.warehouse_url(), "as_of": as_of.isoformat(),
         "run_id": f"bench__cluster_{kind}__{as_of}",
     }, work_dir, server.url("postgres", port=cluster.coordinator().port))
+
+
+def _around_earlier_snapshots(record: dict, label: str, as_of: dt.date, snapshots: int, common: dict,
+                              work_dir: Path, admin_url: str) -> None:
+    """The nightly date run again, then again after `snapshots` earlier published snapshots were
+    added (and the warehouse vacuumed, as overnight): the same work on tables `snapshots` times larger."""
+    spec = {**common, "as_of": as_of.isoformat()}
+    rerun_id = f"bench__rerun__{as_of}"
+    record["rerun"] = run_worker("pipeline", f"{label} rerun", {**spec, "run_id": rerun_id}, work_dir, admin_url)
+    if "error" in record["rerun"]:
+        return
+    say(f"{label}: adding {snapshots:,} earlier published snapshots (copies of the rerun's rows)")
+    record["earlier_snapshots"] = add_earlier_snapshots(common["warehouse_url"], rerun_id, as_of, snapshots)
+    record["earlier_snapshots"]["vacuum_seconds"] = vacuum_warehouse(common["warehouse_url"])
+    record["rerun_after_snapshots"] = run_worker(
+        "pipeline", f"{label} rerun after {snapshots:,} snapshots",
+        {**spec, "run_id": f"bench__rerun_after_snapshots__{as_of}"}, work_dir, admin_url)
 
 
 def _measure_airflow(label: str, as_of: dt.date, airflow_db: str, common: dict, work_dir: Path,
@@ -184,6 +206,11 @@ def derive(record: dict) -> dict:
         d["cluster_nightly_until_published_s"] = _stage_total(record["cluster_nightly"], until="publish")
         d["cluster_full_over_single"] = ratio(d["cluster_full_total_s"], d["full_total_s"])
         d["cluster_nightly_over_single"] = ratio(d["cluster_nightly_until_published_s"], d["nightly_until_published_s"])
+    if "rerun_after_snapshots" in record:
+        d["rerun_until_published_s"] = _stage_total(record["rerun"], until="publish")
+        d["rerun_after_snapshots_until_published_s"] = _stage_total(record["rerun_after_snapshots"], until="publish")
+        d["rerun_after_snapshots_over_before"] = ratio(d["rerun_after_snapshots_until_published_s"],
+                                                       d["rerun_until_published_s"])
     notebook_rss = notebook.get("peak_rss_mib") if "error" not in notebook else None
     d["nightly_over_notebook_memory"] = ratio(nightly.get("peak_rss_mib") if "error" not in nightly else None,
                                               notebook_rss)

@@ -74,6 +74,15 @@ def _airflow(record: dict, value) -> str:
     return fmt_s(value(airflow))
 
 
+def _around_snapshots(record: dict, value) -> str:
+    """A measure of the nightly date's reruns around the earlier snapshots (--earlier-snapshots)."""
+    if "rerun" not in record:
+        return "skipped (needs --earlier-snapshots)"
+    if "error" in record["rerun"] or "error" in record.get("rerun_after_snapshots", {"error": None}):
+        return "failed"
+    return value(record)
+
+
 def measure_rows() -> list[tuple[str, Callable[[dict], str]]]:
     """Every measure of the report, in order: row label -> function(record of one size) -> cell text."""
     rows: list[tuple[str, Callable[[dict], str]]] = [
@@ -112,6 +121,13 @@ def measure_rows() -> list[tuple[str, Callable[[dict], str]]]:
         ("nightly: PostgreSQL backends peak USS / RSS (MiB)", lambda r: _backends(r["nightly"])),
         ("nightly: other processes' share of the machine's CPU meanwhile",
          lambda r: _cell(r["nightly"], fmt_pct, "other_processes_cpu_share")),
+        ("**the nightly date again, before and after more published snapshots** (s)", lambda r: ""),
+        ("earlier published snapshots added (feature rows)",
+         lambda r: _around_snapshots(r, lambda s: f"{s['earlier_snapshots']['snapshots']:,} "
+                                                  f"({s['earlier_snapshots']['rows_added']['intermediate.int_customer_features']:,})")),
+        ("rerun: until published", lambda r: _around_snapshots(r, lambda s: fmt_s(s["derived"]["rerun_until_published_s"]))),
+        ("rerun after the earlier snapshots: until published",
+         lambda r: _around_snapshots(r, lambda s: fmt_s(s["derived"]["rerun_after_snapshots_until_published_s"]))),
         ("**Airflow** (same day, `dag.test()`)", lambda r: ""),
         ("Airflow: process wall time (s)",
          lambda r: _airflow(r, lambda a: a["process_seconds"] - a["metadata_check_seconds"])),

@@ -46,6 +46,17 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def _count(text: str) -> int:
+    """A number of workers, snapshots or days: 0 skips the case."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 (skip) or more, got {count}")
+    return count
+
+
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -80,13 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="do not VACUUM and ANALYZE the warehouse before the nightly run (by default it is, as "
                              "autovacuum would have in the day between two runs)")
     parser.add_argument("--keep-databases", action="store_true", help="keep the bench databases afterwards")
-    parser.add_argument("--cluster-workers", type=int, default=0,
+    parser.add_argument("--cluster-workers", type=_count, default=0,
                         help="also run the full and the nightly run on a local Citus cluster of a coordinator and "
                              "this many workers, on the same source (default: skip; needs `make citus`)")
-    parser.add_argument("--earlier-snapshots", type=int, default=0,
+    parser.add_argument("--earlier-snapshots", type=_count, default=0,
                         help="also run the nightly date again before and after adding this many earlier published "
                              "snapshots (copies of its rows) to the warehouse, timed (default: skip)")
-    parser.add_argument("--backfill-days", type=int, default=0,
+    parser.add_argument("--backfill-days", type=_count, default=0,
                         help="also backfill this many consecutive dates of the real data through the local "
                              "Airflow scheduler, timed (default: skip)")
     parser.add_argument("--real-data", type=Path, default=PROJECT_ROOT.parent / "shared" / "data" / "online_retail.csv.gz",

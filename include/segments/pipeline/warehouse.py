@@ -96,8 +96,9 @@ COLOCATION_ANCHOR = "intermediate.int_customer_daily"
 
 def distribute(warehouse: psycopg.Connection, settings: Settings) -> list[str]:
     """On a Citus warehouse, give every table its place (internal/citus__layout.sql): with where
-    analyze_when_stale reads the statistics, the only difference a distributed warehouse makes. Returns the tables converted (none once done, and
-    none on a plain PostgreSQL); converting an existing warehouse moves its rows into the shards."""
+    analyze_when_stale reads the statistics, the only difference a distributed warehouse makes.
+    Returns the tables converted (none once done, and none on a plain PostgreSQL); converting an
+    existing warehouse moves its rows into the shards."""
     with warehouse.transaction():
         (engine,) = queries.fetch_all(warehouse, "internal/citus__installed.sql")
         pending = queries.fetch_all(warehouse, "internal/citus__layout.sql") if engine["citus"] else []

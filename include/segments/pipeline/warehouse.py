@@ -94,14 +94,19 @@ def _apply_setup(warehouse: psycopg.Connection, settings: Settings) -> None:
 COLOCATION_ANCHOR = "intermediate.int_customer_daily"
 
 
+def runs_on_citus(warehouse: psycopg.Connection) -> bool:
+    """Whether the warehouse is a Citus coordinator (read from the warehouse itself)."""
+    (engine,) = queries.fetch_all(warehouse, "internal/citus__installed.sql")
+    return engine["citus"]
+
+
 def distribute(warehouse: psycopg.Connection, settings: Settings) -> list[str]:
     """On a Citus warehouse, give every table its place (internal/citus__layout.sql): with where
     analyze_when_stale reads the statistics, the only difference a distributed warehouse makes.
     Returns the tables converted (none once done, and none on a plain PostgreSQL); converting an
     existing warehouse moves its rows into the shards."""
     with warehouse.transaction():
-        (engine,) = queries.fetch_all(warehouse, "internal/citus__installed.sql")
-        pending = queries.fetch_all(warehouse, "internal/citus__layout.sql") if engine["citus"] else []
+        pending = queries.fetch_all(warehouse, "internal/citus__layout.sql") if runs_on_citus(warehouse) else []
     if pending and warehouse.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise RuntimeError("Distributing the warehouse commits table by table: call it outside any transaction.")
     converted = []
@@ -127,8 +132,7 @@ STATISTICS_STALE_SHARE = 0.1
 def analyze_when_stale(warehouse: psycopg.Connection, analyze_file: str, table: str, rows_written: int) -> None:
     """Run `analyze_file` (which analyses `table`) unless the `rows_written` rows are at most
     STATISTICS_STALE_SHARE of the rows its statistics count (on Citus, its shards' statistics)."""
-    (engine,) = queries.fetch_all(warehouse, "internal/citus__installed.sql")
-    planned_rows_file = "internal/citus__planned_rows.sql" if engine["citus"] else "internal/planned_rows.sql"
+    planned_rows_file = "internal/citus__planned_rows.sql" if runs_on_citus(warehouse) else "internal/planned_rows.sql"
     (statistics,) = queries.fetch_all(warehouse, planned_rows_file, {"table": table})
     if statistics["planned_rows"] < 0 or rows_written > STATISTICS_STALE_SHARE * statistics["planned_rows"]:
         queries.execute(warehouse, analyze_file)

@@ -275,15 +275,14 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def _distribute_warehouse() -> int:
-    from segments import queries
     from segments.pipeline import warehouse
     from segments.settings import Settings
 
     with _warehouse() as conn:
         # Setting the schema up distributes it on a Citus coordinator.
         warehouse.ensure_schema(conn, Settings())
-        (engine,) = queries.fetch_all(conn, "internal/citus__installed.sql")
-    if not engine["citus"]:
+        distributed = warehouse.runs_on_citus(conn)
+    if not distributed:
         print("The warehouse has no citus extension: it is a single PostgreSQL, nothing to distribute.", file=sys.stderr)
         return 2
     print("The warehouse's tables are distributed (per-customer tables sharded by customer_id, model tables "

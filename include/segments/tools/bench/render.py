@@ -78,7 +78,7 @@ def _around_snapshots(record: dict, value) -> str:
     """A measure of the nightly date's reruns around the earlier snapshots (--earlier-snapshots)."""
     if "rerun" not in record:
         return "skipped (needs --earlier-snapshots)"
-    if "error" in record["rerun"] or "error" in record.get("rerun_after_snapshots", {"error": None}):
+    if any("error" in record.get(part, {}) for part in ("rerun", "rerun_after_snapshots")):
         return "failed"
     return value(record)
 

@@ -41,8 +41,9 @@ def add_earlier_snapshots(warehouse_url: str, run_id: str, as_of: dt.date, snaps
     rows = {}
     with db.connect_url(warehouse_url) as warehouse:
         for table, run_column in PER_SNAPSHOT_TABLES:
-            columns = tuple(row["column_name"] for row in
-                            queries.fetch_all(warehouse, "reads/bench_table_columns.sql", {"table": table}))
+            schema_name, table_name = table.split(".")
+            columns = tuple(row["column_name"] for row in queries.fetch_all(
+                warehouse, "source/source_columns.sql", {"schema_name": schema_name, "table_name": table_name}))
             copied = sql.SQL(", ").join(COPIED.get(column, sql.Identifier(column)) for column in columns)
             rows[table] = queries.execute(
                 warehouse, "internal/bench_earlier_snapshots__insert.sql",

@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import time
 
 import psutil
+import psycopg
 
 from segments.pipeline.stages import SEQUENCE
 from segments.tools import cluster, server
 from segments.tools.bench import cli, render, workers
 from segments.tools.bench.interference import MachineShare
+from segments.tools.bench.storage import StorageReads
 
 SOURCE_DB = "test_bench_source"
 WAREHOUSE_DB = "test_bench_warehouse"
@@ -50,6 +53,7 @@ def test_bench_reports_every_measure(tmp_path):
     assert record["data"]["incremental_day_lines"] <= nightly_lines < record["full"]["lines_extracted"]
     for part in ("full", "nightly", "notebook"):
         assert 0.0 <= record[part]["other_processes_cpu_share"] <= 1.0, record[part]
+        assert record[part]["storage_read_mib"] >= 0 and record[part]["worker_storage_read_mib"] >= 0, record[part]
     assert set(record["notebook"]["steps"]) == set(workers.NOTEBOOK_STEPS)
     assert record["notebook"]["lines_read"] == record["data"]["history_lines"]
     assert record["notebook"]["peak_rss_mib"] > 0
@@ -161,3 +165,35 @@ def test_the_local_servers_work_counts_as_measured_even_in_parallel_workers_that
 
     one_core = 1 / psutil.cpu_count()
     assert not_counting_it.others(wall, 0.0) > counting_the_server.others(wall, 0.0) + 0.6 * one_core
+
+
+def test_what_the_servers_read_from_disk_counts_a_closed_connections_scan_of_a_table_no_longer_in_memory(warehouse):
+    """The bench's disk reads: a table the system's page cache no longer holds, scanned by a
+    connection that has closed since, counts its size (whichever server process read it: the
+    backend, whose count is then in the postmaster's, or one of PostgreSQL 18's I/O workers); the
+    same scan again, from memory, counts next to nothing."""
+    # Over a quarter of shared_buffers (512 MB): scanned through a small ring of buffers, so that
+    # PostgreSQL's own cache keeps almost none of it and every scan asks the system for its pages.
+    warehouse.execute("create table padded as select n, repeat('x', 200) as pad from generate_series(1, 600000) as n")
+    warehouse.commit()
+    warehouse.execute("checkpoint")  # written and synced: clean pages, which the page cache can drop
+    (path,) = warehouse.execute("select pg_relation_filepath('padded')").fetchone()
+    table_file = server.PGDATA / path
+    table_mib = table_file.stat().st_size / 2**20
+    assert table_mib > 130, table_mib
+
+    def scan_from_a_new_connection() -> float:
+        reads = StorageReads([server.MAIN])
+        with psycopg.connect(server.url(warehouse.info.dbname)) as reader:
+            reader.execute("select count(*) from padded").fetchone()
+        return reads.servers_mib()
+
+    fd = os.open(table_file, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    from_disk = scan_from_a_new_connection()
+    from_memory = scan_from_a_new_connection()
+    assert from_disk > 0.9 * table_mib, (from_disk, table_mib)
+    assert from_memory < 0.1 * table_mib, (from_memory, table_mib)

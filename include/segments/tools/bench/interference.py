@@ -37,7 +37,7 @@ def _own_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _postmasters(servers: Iterable[Node]) -> list[psutil.Process]:
+def postmasters(servers: Iterable[Node]) -> list[psutil.Process]:
     """The running postmasters of these local servers (a server that is not running has none)."""
     found = []
     for node in servers:
@@ -73,7 +73,7 @@ class MachineShare:
     benchmark itself."""
 
     def __init__(self, servers: Iterable[Node] = ()) -> None:
-        self.postmasters = _postmasters(servers)
+        self.postmasters = postmasters(servers)
         self.servers_started = [_server_seconds(postmaster) for postmaster in self.postmasters]
         self.machine_started, self.own_started = _machine_busy_seconds(), _own_seconds()
 

@@ -58,6 +58,14 @@ def _backends(part: dict) -> str:
     return "not sampled" if uss is None else f"{uss:,.0f} / {rss:,.0f}"
 
 
+def _storage(part: dict) -> str:
+    """What the local servers and the worker process read from the storage device (not from memory)."""
+    if "error" in part and part.get("worker_storage_read_mib") is None:
+        return "failed"
+    servers, worker = part.get("storage_read_mib"), part.get("worker_storage_read_mib")
+    return f"{'unknown' if servers is None else f'{servers:,.1f}'} / {worker:,.1f}"
+
+
 def _window(part: dict) -> str:
     if "error" in part:
         return "failed"
@@ -105,6 +113,8 @@ def measure_rows() -> list[tuple[str, Callable[[dict], str]]]:
         ("full: PostgreSQL backends peak USS / RSS (MiB)", lambda r: _backends(r["full"])),
         ("full: other processes' share of the machine's CPU meanwhile",
          lambda r: _cell(r["full"], fmt_pct, "other_processes_cpu_share")),
+        ("full: read from disk, not memory: local servers / the process (MiB)",
+         lambda r: _storage(r["full"])),
         ("**nightly incremental run** (s)", lambda r: ""),
         ("nightly: lines re-read (window)", lambda r: _window(r["nightly"])),
         ("nightly: earlier days checked for changes by", lambda r: _cell(r["nightly"], str, "changed_days_found_by")),
@@ -121,6 +131,8 @@ def measure_rows() -> list[tuple[str, Callable[[dict], str]]]:
         ("nightly: PostgreSQL backends peak USS / RSS (MiB)", lambda r: _backends(r["nightly"])),
         ("nightly: other processes' share of the machine's CPU meanwhile",
          lambda r: _cell(r["nightly"], fmt_pct, "other_processes_cpu_share")),
+        ("nightly: read from disk, not memory: local servers / the process (MiB)",
+         lambda r: _storage(r["nightly"])),
         ("**the nightly date again, before and after more published snapshots** (s)", lambda r: ""),
         ("earlier published snapshots added (feature rows)",
          lambda r: _around_snapshots(r, lambda s: f"{s['earlier_snapshots']['snapshots']:,} "
@@ -144,6 +156,8 @@ def measure_rows() -> list[tuple[str, Callable[[dict], str]]]:
         ("notebook: PostgreSQL backend peak USS / RSS (MiB)", lambda r: _backends(r["notebook"])),
         ("notebook: other processes' share of the machine's CPU meanwhile",
          lambda r: _cell(r["notebook"], fmt_pct, "other_processes_cpu_share")),
+        ("notebook: read from disk, not memory: local servers / the process (MiB)",
+         lambda r: _storage(r["notebook"])),
         ("notebook: customers segmented", lambda r: _cell(r["notebook"], fmt_int, "customers_segmented")),
         ("**comparison**", lambda r: ""),
         ("nightly / notebook time", lambda r: fmt_ratio(r["derived"]["nightly_over_notebook_time"])),

@@ -22,6 +22,7 @@ from segments.tools.bench import progress
 from segments.tools.bench.interference import MachineShare
 from segments.tools.bench.memory import MIB, BackendSampler, limit_address_space, peak_virtual_mib
 from segments.tools.bench.progress import say
+from segments.tools.bench.storage import StorageReads
 
 NOTEBOOK_STEPS = ("read", "clean", "rfm", "kmeans")
 
@@ -225,7 +226,8 @@ def run_worker(kind: str, label: str, spec: dict, work_dir: Path, admin_url: str
     # Airflow's backends are its own and many; its run is timed, not sampled.
     sampler = BackendSampler(admin_url, spec["app_name"] if kind != "airflow" else None, label)
     log = log_path.open("w") if log_path else None
-    machine = MachineShare([server.MAIN, *cluster.nodes()])
+    servers = [server.MAIN, *cluster.nodes()]
+    machine, reads = MachineShare(servers), StorageReads(servers)
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "segments.tools.bench", "--worker", kind, "--spec", str(spec_path)],
@@ -255,6 +257,8 @@ def run_worker(kind: str, label: str, spec: dict, work_dir: Path, admin_url: str
             pg_backend_samples=sampler.samples,
             other_processes_cpu_share=round(machine.others(
                 wall, usage.ru_utime + usage.ru_stime), 3),
+            storage_read_mib=reads.servers_mib(),
+            worker_storage_read_mib=round(usage.ru_inblock * 512 / MIB, 1),  # ru_inblock counts 512-byte blocks
         )
         if sampler.error:
             result["pg_sampler_error"] = sampler.error

@@ -1,0 +1,63 @@
+"""How much a measurement read from the storage device rather than from memory.
+
+A nightly run reads a few pages of each customer it touches. Whether they come from memory or from
+the disk depends on what the machine's memory still holds, not on the pipeline: after its full run
+the bench's 10M-line warehouse (3 GB) stays in the system's page cache, the 50M-line one (12 GB,
+beside a 6 GB source and the full run's WAL) does not. Rebuilding the same night's models took
+0.62-0.71 s with the 10M warehouse cached and 1.13-1.25 s right after a restart with the system's
+cache dropped. Reporting the bytes read from storage beside each time lets a reader tell a night
+that does more work from one that waited for the disk.
+
+The kernel counts them per process (`read_bytes` of /proc/PID/io: what was fetched from the device,
+not what the page cache served), and adds a process's count to its parent's when it is reaped. A
+local server's reads are therefore its postmaster's count, which holds the backends and parallel
+workers that ended, plus the count of each process still running (PostgreSQL 18's I/O workers
+read for the backends). Reading another user's counts takes that user or root; without the right,
+the reads are unknown, not zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import psutil
+
+from segments.tools.bench.interference import postmasters
+from segments.tools.bench.memory import MIB
+from segments.tools.server import Node
+
+
+def _server_read_bytes(postmaster: psutil.Process) -> int:
+    """Bytes a server's processes have read from storage so far (raises psutil.AccessDenied)."""
+    try:
+        total = postmaster.io_counters().read_bytes
+        children = postmaster.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return 0
+    for child in children:
+        try:
+            total += child.io_counters().read_bytes
+        except psutil.NoSuchProcess:
+            continue  # ended since: reaped, its count is in the postmaster's next reading
+    return total
+
+
+class StorageReads:
+    """Started before a measurement; `servers_mib` says, after it, how many MiB (to 0.1) the local
+    `servers` read from storage meanwhile (None when their processes' counts cannot be read)."""
+
+    def __init__(self, servers: Iterable[Node]) -> None:
+        self.postmasters = postmasters(servers)
+        try:
+            self.started: list[int] | None = [_server_read_bytes(postmaster) for postmaster in self.postmasters]
+        except psutil.AccessDenied:
+            self.started = None
+
+    def servers_mib(self) -> float | None:
+        if self.started is None:
+            return None
+        try:
+            now = [_server_read_bytes(postmaster) for postmaster in self.postmasters]
+        except psutil.AccessDenied:
+            return None
+        return round(sum(current - started for current, started in zip(now, self.started, strict=True)) / MIB, 1)

@@ -60,4 +60,6 @@ class StorageReads:
             now = [_server_read_bytes(postmaster) for postmaster in self.postmasters]
         except psutil.AccessDenied:
             return None
-        return round(sum(current - started for current, started in zip(now, self.started, strict=True)) / MIB, 1)
+        # A server stopped meanwhile reads 0 now: it adds nothing, rather than a negative count.
+        read = sum(max(0, current - started) for current, started in zip(now, self.started, strict=True))
+        return round(read / MIB, 1)

@@ -1,0 +1,74 @@
+"""The bench's disk reads of a server: its processes' own, those of the processes it has reaped,
+and nothing negative when it stops meanwhile. A stand-in "server" here is a real process tree
+(a parent that starts and reaps children), named by a postmaster.pid file as PostgreSQL does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from segments.tools.bench.storage import StorageReads
+from segments.tools.server import Node
+
+# A parent that waits for a line on stdin, then starts a child reading the file named in it, reaps
+# the child, says "done", and waits for the next line.
+PARENT = """
+import subprocess, sys
+for line in sys.stdin:
+    subprocess.run(["cat", line.strip()], stdout=subprocess.DEVNULL, check=True)
+    print("done", flush=True)
+"""
+
+
+def file_not_in_memory(folder: Path, mib: int) -> Path:
+    path = folder / "data.bin"
+    path.write_bytes(os.urandom(mib * 2**20))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # clean pages, which the page cache can drop
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    return path
+
+
+def stand_in_server(folder: Path) -> tuple[subprocess.Popen, Node]:
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    (folder / "pgdata").mkdir()
+    (folder / "pgdata" / "postmaster.pid").write_text(f"{parent.pid}\n")
+    return parent, Node(folder / "pgdata", 0, folder / "log")
+
+
+def test_what_a_reaped_child_of_the_server_read_from_disk_counts(tmp_path):
+    parent, node = stand_in_server(tmp_path)
+    try:
+        data = file_not_in_memory(tmp_path, 32)
+        reads = StorageReads([node])
+        parent.stdin.write(f"{data}\n")
+        parent.stdin.flush()
+        assert parent.stdout.readline().strip() == "done"  # the child has read the file and been reaped
+        assert reads.servers_mib() >= 0.9 * 32
+        again = StorageReads([node])
+        parent.stdin.write(f"{data}\n")
+        parent.stdin.flush()
+        assert parent.stdout.readline().strip() == "done"
+        assert again.servers_mib() < 4, "the file was in memory the second time"
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def test_a_server_stopped_during_the_measurement_adds_nothing_rather_than_a_negative_count(tmp_path):
+    parent, node = stand_in_server(tmp_path)
+    data = file_not_in_memory(tmp_path, 8)
+    parent.stdin.write(f"{data}\n")
+    parent.stdin.flush()
+    assert parent.stdout.readline().strip() == "done"
+    reads = StorageReads([node])  # started with the 8 MiB the server has read so far
+    parent.kill()
+    parent.wait()
+    time.sleep(0.1)
+    assert reads.servers_mib() == 0.0

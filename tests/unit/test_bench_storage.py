@@ -7,11 +7,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from segments.tools.bench.storage import StorageReads
-from segments.tools.server import Node
+from segments.tools.server import LOCAL_DIR, Node
 
 # A parent that waits for a line on stdin, then starts a child reading the file named in it, reaps
 # the child, says "done", and waits for the next line.
@@ -21,6 +25,14 @@ for line in sys.stdin:
     subprocess.run(["cat", line.strip()], stdout=subprocess.DEVNULL, check=True)
     print("done", flush=True)
 """
+
+
+@pytest.fixture
+def on_disk() -> Iterator[Path]:
+    """A folder beside the servers' data, on a disk: the test's own temporary folder may be in memory."""
+    LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=LOCAL_DIR) as folder:
+        yield Path(folder)
 
 
 def file_not_in_memory(folder: Path, mib: int) -> Path:
@@ -42,10 +54,10 @@ def stand_in_server(folder: Path) -> tuple[subprocess.Popen, Node]:
     return parent, Node(folder / "pgdata", 0, folder / "log")
 
 
-def test_what_a_reaped_child_of_the_server_read_from_disk_counts(tmp_path):
+def test_what_a_reaped_child_of_the_server_read_from_disk_counts(tmp_path, on_disk):
     parent, node = stand_in_server(tmp_path)
     try:
-        data = file_not_in_memory(tmp_path, 32)
+        data = file_not_in_memory(on_disk, 32)
         reads = StorageReads([node])
         parent.stdin.write(f"{data}\n")
         parent.stdin.flush()
@@ -61,9 +73,9 @@ def test_what_a_reaped_child_of_the_server_read_from_disk_counts(tmp_path):
         parent.wait()
 
 
-def test_a_server_stopped_during_the_measurement_adds_nothing_rather_than_a_negative_count(tmp_path):
+def test_a_server_stopped_during_the_measurement_adds_nothing_rather_than_a_negative_count(tmp_path, on_disk):
     parent, node = stand_in_server(tmp_path)
-    data = file_not_in_memory(tmp_path, 8)
+    data = file_not_in_memory(on_disk, 8)
     parent.stdin.write(f"{data}\n")
     parent.stdin.flush()
     assert parent.stdout.readline().strip() == "done"

@@ -15,7 +15,7 @@ run under "other processes" on a quiet machine.
 from __future__ import annotations
 
 import resource
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import psutil
 
@@ -49,22 +49,27 @@ def postmasters(servers: Iterable[Node]) -> list[psutil.Process]:
     return found
 
 
-def _server_seconds(postmaster: psutil.Process) -> float:
-    """CPU seconds of a server so far: its postmaster, the processes it has reaped (backends and
-    parallel workers that ended) and those still running."""
+def server_total(postmaster: psutil.Process, measure: Callable[[psutil.Process], float]) -> float:
+    """A count of a server so far, `measure` of its postmaster (whose counts, the kernel's, hold
+    the processes it has reaped: backends and parallel workers that ended) plus that of each of its
+    processes still running; 0 for a server that has stopped."""
     try:
-        times = postmaster.cpu_times()
+        total = measure(postmaster)
         children = postmaster.children(recursive=True)
     except psutil.NoSuchProcess:
         return 0.0
-    seconds = times.user + times.system + times.children_user + times.children_system
     for child in children:
         try:
-            child_times = child.cpu_times()
+            total += measure(child)
         except psutil.NoSuchProcess:
-            continue  # ended since: reaped, its time is in the postmaster's children's next time
-        seconds += child_times.user + child_times.system
-    return seconds
+            continue  # ended since: reaped, its count is in the postmaster's next one
+    return total
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    """A process's CPU seconds, with those of the children it has reaped."""
+    times = process.cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 class MachineShare:
@@ -74,13 +79,13 @@ class MachineShare:
 
     def __init__(self, servers: Iterable[Node] = ()) -> None:
         self.postmasters = postmasters(servers)
-        self.servers_started = [_server_seconds(postmaster) for postmaster in self.postmasters]
+        self.servers_started = [server_total(postmaster, _cpu_seconds) for postmaster in self.postmasters]
         self.machine_started, self.own_started = _machine_busy_seconds(), _own_seconds()
 
     def others(self, wall_seconds: float, worker_cpu_seconds: float) -> float:
         busy = _machine_busy_seconds() - self.machine_started
         own = _own_seconds() - self.own_started
-        servers = sum(_server_seconds(postmaster) - started
+        servers = sum(server_total(postmaster, _cpu_seconds) - started
                       for postmaster, started in zip(self.postmasters, self.servers_started, strict=True))
         capacity = wall_seconds * (psutil.cpu_count() or 1)
         return max(0.0, busy - own - servers - worker_cpu_seconds) / capacity if capacity > 0 else 0.0

@@ -22,24 +22,14 @@ from collections.abc import Iterable
 
 import psutil
 
-from segments.tools.bench.interference import postmasters
+from segments.tools.bench.interference import postmasters, server_total
 from segments.tools.bench.memory import MIB
 from segments.tools.server import Node
 
 
-def _server_read_bytes(postmaster: psutil.Process) -> int:
-    """Bytes a server's processes have read from storage so far (raises psutil.AccessDenied)."""
-    try:
-        total = postmaster.io_counters().read_bytes
-        children = postmaster.children(recursive=True)
-    except psutil.NoSuchProcess:
-        return 0
-    for child in children:
-        try:
-            total += child.io_counters().read_bytes
-        except psutil.NoSuchProcess:
-            continue  # ended since: reaped, its count is in the postmaster's next reading
-    return total
+def _read_bytes(process: psutil.Process) -> int:
+    """Bytes a process (with the children it has reaped) read from storage (raises psutil.AccessDenied)."""
+    return process.io_counters().read_bytes
 
 
 class StorageReads:
@@ -49,7 +39,7 @@ class StorageReads:
     def __init__(self, servers: Iterable[Node]) -> None:
         self.postmasters = postmasters(servers)
         try:
-            self.started: list[int] | None = [_server_read_bytes(postmaster) for postmaster in self.postmasters]
+            self.started: list[float] | None = [server_total(postmaster, _read_bytes) for postmaster in self.postmasters]
         except psutil.AccessDenied:
             self.started = None
 
@@ -57,7 +47,7 @@ class StorageReads:
         if self.started is None:
             return None
         try:
-            now = [_server_read_bytes(postmaster) for postmaster in self.postmasters]
+            now = [server_total(postmaster, _read_bytes) for postmaster in self.postmasters]
         except psutil.AccessDenied:
             return None
         # A server stopped meanwhile reads 0 now: it adds nothing, rather than a negative count.

@@ -84,3 +84,35 @@ def test_a_server_stopped_during_the_measurement_adds_nothing_rather_than_a_nega
     parent.wait()
     time.sleep(0.1)
     assert reads.servers_mib() == 0.0
+
+
+# A parent that keeps starting children, each reading a file dropped from the page cache first,
+# and reaping them, as a server does with its parallel workers, until it is killed.
+BUSY_PARENT = """
+import subprocess, sys
+read = "import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.read(fd, 1 << 20)"
+while True:
+    subprocess.run([sys.executable, "-c", read, sys.argv[1]], check=True)
+"""
+
+
+def test_a_servers_count_never_goes_down_while_it_reaps_its_children(tmp_path, on_disk):
+    """A child that ends while the count is being read is counted once, in the child or in its
+    parent, never missed (the count would drop) nor counted twice (it would jump by its reads and
+    fall back)."""
+    data = file_not_in_memory(on_disk, 1)
+    parent = subprocess.Popen([sys.executable, "-c", BUSY_PARENT, str(data)])
+    try:
+        (tmp_path / "pgdata").mkdir()
+        (tmp_path / "pgdata" / "postmaster.pid").write_text(f"{parent.pid}\n")
+        reads = StorageReads([Node(tmp_path / "pgdata", 0, tmp_path / "log")])
+        counts = []
+        ends = time.monotonic() + 3
+        while time.monotonic() < ends:
+            counts.append(reads.servers_mib())
+        assert counts[-1] > 5, "the children read the file, a MiB each, many times"
+        drops = [(before, after) for before, after in zip(counts, counts[1:]) if after < before]
+        assert drops == [], f"{len(drops)} of {len(counts)} readings went down, first {drops[:3]}"
+    finally:
+        parent.kill()
+        parent.wait()

@@ -24,11 +24,10 @@ from segments.tools.bench.data import size_label
 from segments.tools.bench.measure import bench_size, derive
 from segments.tools.bench.progress import say
 from segments.tools.bench.render import render_chart, render_markdown
-from segments.tools.bench.targets import evaluate_targets
+from segments.tools.bench.targets import TARGET_CUSTOMERS, evaluate_targets
 from segments.tools.bench.workers import WORKERS, run_as_worker
 
 DEFAULT_SIZES = "1000000,10000000"
-DEFAULT_CUSTOMERS = 80_000
 # 10M lines a year: a mid-sized shop; the history is as long as the size needs at this rate.
 DEFAULT_LINES_PER_DAY = 27_400
 # The incremental day: a Tuesday in the busy season, so the nightly run has a full day to read.
@@ -69,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      description=segments.tools.bench.__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=_sizes, default=_sizes(DEFAULT_SIZES),
                         help=f"history sizes in invoice lines, comma separated (default {DEFAULT_SIZES})")
-    parser.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS,
+    parser.add_argument("--customers", type=int, default=TARGET_CUSTOMERS,
                         help="customer pool, the same at every size (default %(default)s)")
     parser.add_argument("--lines-per-day", type=int, default=DEFAULT_LINES_PER_DAY,
                         help="history length = size / this, in days (default %(default)s: 10M lines a year)")

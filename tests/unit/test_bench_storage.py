@@ -47,8 +47,10 @@ def file_not_in_memory(folder: Path, mib: int) -> Path:
     return path
 
 
-def stand_in_server(folder: Path) -> tuple[subprocess.Popen, Node]:
-    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+def stand_in_server(folder: Path, script: str = "", *args: str) -> tuple[subprocess.Popen, Node]:
+    """A process running `script` (PARENT by default), named as a server's postmaster."""
+    parent = subprocess.Popen([sys.executable, "-c", script or PARENT, *args], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
     (folder / "pgdata").mkdir()
     (folder / "pgdata" / "postmaster.pid").write_text(f"{parent.pid}\n")
     return parent, Node(folder / "pgdata", 0, folder / "log")
@@ -101,11 +103,9 @@ def test_a_servers_count_never_goes_down_while_it_reaps_its_children(tmp_path, o
     parent, never missed (the count would drop) nor counted twice (it would jump by its reads and
     fall back)."""
     data = file_not_in_memory(on_disk, 1)
-    parent = subprocess.Popen([sys.executable, "-c", BUSY_PARENT, str(data)])
+    parent, node = stand_in_server(tmp_path, BUSY_PARENT, str(data))
     try:
-        (tmp_path / "pgdata").mkdir()
-        (tmp_path / "pgdata" / "postmaster.pid").write_text(f"{parent.pid}\n")
-        reads = StorageReads([Node(tmp_path / "pgdata", 0, tmp_path / "log")])
+        reads = StorageReads([node])
         counts = []
         ends = time.monotonic() + 3
         while time.monotonic() < ends:

@@ -9,11 +9,9 @@ cache dropped. Reporting the bytes read from storage beside each time lets a rea
 that does more work from one that waited for the disk.
 
 The kernel counts them per process (`read_bytes` of /proc/PID/io: what was fetched from the device,
-not what the page cache served), and adds a process's count to its parent's when it is reaped. A
-local server's reads are therefore its postmaster's count, which holds the backends and parallel
-workers that ended, plus the count of each process still running (PostgreSQL 18's I/O workers
-read for the backends). Reading another user's counts takes that user or root; without the right,
-the reads are unknown, not zero.
+not what the page cache served); a server's count is summed over its processes by
+interference.server_total, as its CPU seconds are. Reading another user's counts takes that user
+or root; without the right, the reads are unknown, not zero.
 """
 
 from __future__ import annotations

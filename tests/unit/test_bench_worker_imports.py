@@ -28,7 +28,7 @@ def test_the_pipeline_worker_has_imported_no_library_its_stages_import_lazily(tm
     )
 
     result = json.loads((tmp_path / "result.json").read_text())
-    assert "connect" in result["error"].lower() or "connection" in result["error"].lower(), result["error"]
+    assert "connect" in result["error"].lower(), result["error"]
     imported = {line.split("|")[-1].strip().split(".")[0] for line in worker.stderr.splitlines()
                 if line.startswith("import time:")}
     assert "segments" in imported  # the import log is there at all

@@ -50,13 +50,12 @@ class Target:
     # A target of a measurement the bench takes only when asked: the option that asks for it.
     needs_option: str = ""
 
-    def set_for(self, record: dict) -> bool:
-        """Whether a size's record is the run the target is set for: 10M lines, of the default
-        customer pool or of the target's larger one. Elsewhere it is shown in parentheses, for
-        information, since fixed costs and sample sizes weigh differently there."""
-        customer_pool = lookup(record, "data", "customer_pool") or 0
+    def set_for(self, size: int, customer_pool: int) -> bool:
+        """Whether a run of `size` lines and `customer_pool` customers is the one the target is set
+        for: 10M lines, of the default customer pool or of the target's larger one. Elsewhere it is
+        shown in parentheses, for information, since fixed costs and sample sizes weigh differently there."""
         right_pool = customer_pool >= self.needs_customers if self.needs_customers else customer_pool == TARGET_CUSTOMERS
-        return record["size"] == TEN_MILLION and right_pool
+        return size == TEN_MILLION and right_pool
 
     def judge(self, size: str, value: float | None, applies: bool = True, note: str = "",
               measured: str | None = None) -> dict:
@@ -116,7 +115,7 @@ def evaluate_targets(records: list[dict]) -> list[dict]:
             if target.needs_option and lookup(record, *target.key) is None:
                 rows.append(target.judge(record["label"], None, measured="not run", note=f"needs {target.needs_option}"))
                 continue
-            informational = not target.set_for(record)
+            informational = not target.set_for(record["size"], customer_pool)
             note = (f"informational: the target is set at 10M lines and "
                     f"{target.needs_customers or TARGET_CUSTOMERS:,} customers") if informational else ""
             if target.needs_customers and lookup(record, "nightly", "scored_in") != "sql":

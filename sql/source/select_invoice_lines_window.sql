@@ -11,7 +11,6 @@ copy (
         unit_price::numeric(14, 4),
         customer_id::text,
         country::text,
-        %(run_id)s::text as extract_run_id,
         coalesce(nullif(regexp_replace(trim(customer_id::text), '\.0+$', ''), ''), '') as customer_key
     from {source_table}
     where (invoice_date >= %(window_start)s and invoice_date < %(window_end)s)

@@ -29,9 +29,7 @@ renamed as (
         invoice_date                                                    as invoiced_at,
         invoice_date::date                                              as invoice_day,
         -- flags
-        coalesce(trim(invoice_no) like 'C%', false)                     as is_cancellation,
-        -- lineage
-        extract_run_id
+        coalesce(trim(invoice_no) like 'C%', false)                     as is_cancellation
 
     from source
 

@@ -83,6 +83,27 @@ def test_a_warehouse_from_before_the_customer_key_re_extracts_its_lines_and_comp
     assert keys == [("10001", 40), ("10002", 20), ("10003", 20)]
 
 
+def test_a_warehouse_whose_lines_carry_their_extract_run_keeps_them_and_extracts_without_it(source, warehouse):
+    first_day = dt.date(2011, 3, 1)
+    lines = [line(500000 + n, first_day + dt.timedelta(days=n % 40), f"100{n % 6:02d}", f"2200{n % 5}", "France")
+             for n in range(120)]
+    # Each line with the run that extracted it (no default: that release's COPY wrote it), and a
+    # view reading it, as the staging view of that release did.
+    expected = upgraded_features(source, warehouse, lines, (
+        "drop view staging.stg_invoice_lines",
+        "alter table raw.invoice_lines add column extract_run_id text not null default 'an earlier run'",
+        "alter table raw.invoice_lines alter column extract_run_id drop default",
+        "create view staging.stg_invoice_lines as select invoice_no, extract_run_id from raw.invoice_lines",
+    ))
+    assert len(expected) == 6
+    columns = [row[0] for row in warehouse.execute(
+        "select attname from pg_attribute where attrelid = 'raw.invoice_lines'::regclass and attnum > 0 "
+        "and not attisdropped")]
+    assert "extract_run_id" not in columns
+    assert "invoice_day" in [row[0] for row in warehouse.execute(
+        "select attname from pg_attribute where attrelid = 'staging.stg_invoice_lines'::regclass")]
+
+
 def test_a_warehouse_from_before_drops_the_assignments_foreign_key(source, warehouse):
     first_day = dt.date(2011, 3, 1)
     lines = [line(500000 + n, first_day + dt.timedelta(days=n % 40), f"100{n % 40:02d}", f"2200{n % 5}", "France")

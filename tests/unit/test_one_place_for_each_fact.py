@@ -18,7 +18,7 @@ CODE_DIRS = ("include", "dags", "plugins")
 # SQL that lists every source column by hand, because it casts each one or reads the staged
 # names: the text holding the list.
 SOURCE_COLUMN_LISTS = {
-    "source/select_invoice_lines_window.sql": r"select(.*?)%\(run_id\)s",
+    "source/select_invoice_lines_window.sql": r"select(.*?)coalesce",
     "source/day_fingerprints_before.sql": r"row\((.*?)\), 0\)",
     "internal/extracted_days__refresh.sql": r"row\((.*?)\), 0\)",
     # A duplicate line: the same value in every column.

@@ -253,7 +253,7 @@ def _copy_range(
     queries.execute(warehouse, "raw/raw_invoice_lines__delete.sql", params)
     try:
         with source.cursor() as reader, warehouse.cursor() as writer:
-            with reader.copy(queries.compose(copy_out, {"source_table": source_table}), {**params, "run_id": run_id}):
+            with reader.copy(queries.compose(copy_out, {"source_table": source_table}), params):
                 with writer.copy(queries.compose(copy_in, {"source_columns": SOURCE_COLUMNS})) as rows_in:
                     _relay(source, rows_in)
             lines = writer.rowcount

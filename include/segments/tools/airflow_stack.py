@@ -7,6 +7,7 @@ parallel. Each component logs to `.local/airflow/logs/<component>.log` and keeps
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,9 @@ COMPONENTS = {
     "triggerer": ["triggerer"],
 }
 ADMIN_USER = "admin"
+# How long `stop` waits for the components to exit on SIGTERM before it kills them.
+STOP_TIMEOUT_SECONDS = 30
+KILLED_GONE_SECONDS = 10
 
 
 def _run_dir() -> Path:
@@ -116,14 +121,31 @@ def _pid(name: str) -> int | None:
     return int(path.read_text()) if path.exists() else None
 
 
-def _alive(pid: int | None) -> bool:
+def _reap(pid: int) -> None:
+    """Collect the exit of a component this process started (a test's stack, the bench's): until
+    its parent does, an exited process stays a zombie, which still answers signals."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # started by another process (`segments airflow start`)
+        pass
+
+
+def _alive(pid: int | None, whole_group: bool = False) -> bool:
+    """Whether the component runs; with `whole_group`, whether any process is left of the group
+    it leads (start_new_session): the component, or a process it started, such as a task."""
     if pid is None:
         return False
+    _reap(pid)
     try:
-        os.kill(pid, 0)
+        (os.killpg if whole_group else os.kill)(pid, 0)
     except ProcessLookupError:
         return False
     return True
+
+
+def _signal_group(pid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # its last process has just exited
+        os.killpg(pid, signum)
 
 
 def status() -> list[ComponentStatus]:
@@ -175,15 +197,25 @@ def _wait_for(url: str, timeout_seconds: float) -> None:
         time.sleep(1)
 
 
-def stop(timeout_seconds: float = 30) -> None:
-    """Stop every component: SIGTERM to its process group, SIGKILL if it will not go."""
-    for component in status():
-        if component.running:
-            os.killpg(component.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_seconds
-    while any(component.running for component in status()) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    for component in status():
-        if component.running:
-            os.killpg(component.pid, signal.SIGKILL)
-        (_run_dir() / f"{component.name}.pid").unlink(missing_ok=True)
+def stop(timeout_seconds: float = STOP_TIMEOUT_SECONDS) -> list[str]:
+    """Stop every component and the processes it started (its process group): SIGTERM, then
+    SIGKILL to a group not gone within `timeout_seconds`. Returns the components that had to be killed."""
+    pids = {name: _pid(name) for name in COMPONENTS}
+    for pid in pids.values():
+        if _alive(pid, whole_group=True):
+            _signal_group(pid, signal.SIGTERM)
+    _wait_until_gone(pids.values(), timeout_seconds)
+    killed = [name for name, pid in pids.items() if _alive(pid, whole_group=True)]
+    for name in killed:
+        _signal_group(pids[name], signal.SIGKILL)
+    # A killed process outlived by its parent is gone once init has reaped it.
+    _wait_until_gone(pids.values(), KILLED_GONE_SECONDS)
+    for name in COMPONENTS:
+        (_run_dir() / f"{name}.pid").unlink(missing_ok=True)
+    return killed
+
+
+def _wait_until_gone(pids: Collection[int | None], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while any(_alive(pid, whole_group=True) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)

@@ -323,7 +323,8 @@ def cmd_airflow(args: argparse.Namespace) -> int:
         print("Stop it with `make airflow-stop`.")
         return 0
     if args.action == "stop":
-        airflow_stack.stop()
+        for name in airflow_stack.stop():
+            print(f"{name} did not stop within {airflow_stack.STOP_TIMEOUT_SECONDS} s of SIGTERM: killed (see its log).")
     for component in airflow_stack.status():
         state = f"running (pid {component.pid})" if component.running else "stopped"
         print(f"{component.name:<14} {state:<22} log: {component.log}")

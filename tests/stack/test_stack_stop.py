@@ -76,7 +76,7 @@ def test_a_component_that_ignores_sigterm_is_killed_after_the_timeout_and_named(
 
 def test_a_process_that_outlives_its_component_is_killed_and_the_component_named(components):
     components({"scheduler": stand_in(EXITS_ON_SIGTERM, child=stand_in(IGNORES_SIGTERM))})
-    scheduler = airflow_stack.status()[list(airflow_stack.COMPONENTS).index("scheduler")]
+    (scheduler,) = [component for component in airflow_stack.status() if component.name == "scheduler"]
     assert airflow_stack.stop(timeout_seconds=2) == ["scheduler"]
     with pytest.raises(ProcessLookupError):  # no process is left in the scheduler's group
         os.killpg(scheduler.pid, 0)

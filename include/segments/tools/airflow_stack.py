@@ -29,7 +29,8 @@ COMPONENTS = {
     "triggerer": ["triggerer"],
 }
 ADMIN_USER = "admin"
-# How long `stop` waits for the components to exit on SIGTERM before it kills them.
+# How long `stop` waits for the components to exit on SIGTERM before it kills them, then for the
+# killed processes to be reaped.
 STOP_TIMEOUT_SECONDS = 30
 KILLED_GONE_SECONDS = 10
 
@@ -202,7 +203,7 @@ def stop(timeout_seconds: float = STOP_TIMEOUT_SECONDS) -> list[str]:
     SIGKILL to a group not gone within `timeout_seconds`. Returns the components that had to be killed."""
     pids = {name: _pid(name) for name in COMPONENTS}
     for pid in pids.values():
-        if _alive(pid, whole_group=True):
+        if pid is not None:
             _signal_group(pid, signal.SIGTERM)
     _wait_until_gone(pids.values(), timeout_seconds)
     killed = [name for name, pid in pids.items() if _alive(pid, whole_group=True)]

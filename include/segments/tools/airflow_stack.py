@@ -87,6 +87,9 @@ def stack_environment(port: int) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(_passwords_file()),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+        # A run's tasks follow each other about 0.3 s apart instead of 0.6 s (Airflow's 1 s), for
+        # about 4 CPU seconds a minute more while idle (README, local Airflow).
+        "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
         # Locally the DAG is active from the start, as the README's backfill section expects
         # (a deployment decides for itself; a backfill of a paused DAG is refused, see below).
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
